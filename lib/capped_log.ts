@@ -1,0 +1,124 @@
+/**
+ * A log file with a size cap that keeps the head and the tail of what was written,
+ * and a small in-memory tail kept for the job record.
+ * @module
+ */
+
+/** Bytes of output kept with the attempt record in KV. */
+export const KV_TAIL_BYTES = 16 * 1024;
+
+/** A ring buffer keeping the last `size` bytes written to it. */
+export class TailBuffer {
+  #buf: Uint8Array;
+  #end = 0;
+  #full = false;
+  constructor(size: number) {
+    this.#buf = new Uint8Array(size);
+  }
+  /** Appends bytes, dropping the oldest beyond the size. */
+  push(chunk: Uint8Array): void {
+    const size = this.#buf.length;
+    if (chunk.length >= size) {
+      this.#buf.set(chunk.subarray(chunk.length - size));
+      this.#end = 0;
+      this.#full = true;
+      return;
+    }
+    const first = Math.min(chunk.length, size - this.#end);
+    this.#buf.set(chunk.subarray(0, first), this.#end);
+    this.#buf.set(chunk.subarray(first), 0);
+    if (this.#end + chunk.length >= size) this.#full = true;
+    this.#end = (this.#end + chunk.length) % size;
+  }
+  /** The kept bytes, oldest first. */
+  bytes(): Uint8Array {
+    if (!this.#full) return this.#buf.slice(0, this.#end);
+    const out = new Uint8Array(this.#buf.length);
+    out.set(this.#buf.subarray(this.#end));
+    out.set(this.#buf.subarray(0, this.#end), this.#buf.length - this.#end);
+    return out;
+  }
+}
+
+/**
+ * Writes a stream to a file of at most about `capBytes`: the first half is written as it
+ * comes, the last half is kept in memory and written at the end after a marker line.
+ * The file is created only when the first byte arrives.
+ */
+export class CappedLog {
+  #path: string;
+  #headCap: number;
+  #tailCap: number;
+  #file: Deno.FsFile | null = null;
+  #written = 0;
+  #tail: TailBuffer | null = null;
+  #overflow = 0;
+  /** The first write error, after which output is still read but not written. */
+  error: Error | null = null;
+
+  constructor(path: string, capBytes: number) {
+    this.#path = path;
+    this.#headCap = Math.floor(capBytes / 2);
+    this.#tailCap = capBytes - this.#headCap;
+  }
+
+  /** Takes the next chunk of output. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.error) return;
+    try {
+      const room = this.#headCap - this.#written;
+      if (room > 0) {
+        const part = chunk.subarray(0, room);
+        await this.#writeAll(part);
+        this.#written += part.length;
+        chunk = chunk.subarray(part.length);
+      }
+      if (chunk.length > 0) {
+        this.#tail ??= new TailBuffer(this.#tailCap);
+        this.#tail.push(chunk);
+        this.#overflow += chunk.length;
+      }
+    } catch (error) {
+      this.error = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Writes the kept tail (after a marker saying how much was left out) and closes. */
+  async close(): Promise<void> {
+    try {
+      if (this.#tail && !this.error) {
+        const tail = this.#tail.bytes();
+        const omitted = this.#overflow - tail.length;
+        if (omitted > 0) {
+          await this.#writeAll(
+            new TextEncoder().encode(`\n[queuectl: ${omitted} bytes of output omitted]\n`),
+          );
+        }
+        await this.#writeAll(tail);
+      }
+    } catch (error) {
+      this.error ??= error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.#file?.close();
+      this.#file = null;
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    if (!this.#file) {
+      await Deno.mkdir(this.#path.slice(0, this.#path.lastIndexOf("/")), {
+        recursive: true,
+        mode: 0o700,
+      });
+    }
+    this.#file ??= await Deno.open(this.#path, {
+      write: true,
+      create: true,
+      truncate: true,
+      mode: 0o600,
+    });
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#file.write(bytes.subarray(offset));
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The command tree (commander): names, options, help texts and examples. Actions live in
+ * the files beside this one; this file only wires them and maps errors to exit codes.
+ * @module
+ */
+import { Command, CommanderError } from "npm:commander@14.0.3";
+import meta from "../../deno.json" with { type: "json" };
+import { describeError, EXIT_USAGE } from "../errors.ts";
+import { type CliContext, pathsOf } from "./context.ts";
+
+/** The program's version: the single source of truth is deno.json. */
+export const VERSION: string = meta.version;
+
+interface Globals {
+  db?: string;
+  color?: boolean;
+}
+
+const examples = (lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join("\n")}\n`;
+
+/** Runs the CLI with `argv` (without the program name) and returns the exit code. */
+export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
+  let exitCode = 0;
+  let errorText = "";
+  const program = new Command("queuectl");
+  program
+    .description("A background job queue for shell commands, on Deno KV.")
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--db <path>", "KV store file (default: $QUEUECTL_HOME/queue.db)")
+    .option("--no-color", "no colour in tables (also NO_COLOR=1 or CI=true)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.out(s),
+      writeErr: (s) => errorText += s,
+      outputError: (s) => errorText += s,
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      examples([
+        `queuectl enqueue '{"id":"job1","command":"sleep 2"}'`,
+        "queuectl worker start --count 3",
+        "queuectl status",
+        "queuectl list --state pending",
+        "queuectl dlq retry job1",
+        "queuectl worker stop",
+      ]),
+    );
+
+  const paths = (cmd: Command) => pathsOf(ctx, (cmd.optsWithGlobals() as Globals).db);
+  const act = <A extends unknown[]>(
+    fn: (paths: ReturnType<typeof pathsOf>, cmd: Command, ...args: A) => Promise<number>,
+  ) =>
+  async (...raw: unknown[]) => {
+    const cmd = raw[raw.length - 1] as Command;
+    exitCode = await fn(paths(cmd), cmd, ...(raw.slice(0, -2) as A));
+  };
+  const opts = (cmd: Command) => cmd.optsWithGlobals();
+
+  program
+    .command("enqueue")
+    .description("add a job: a JSON spec, a shell command, a .json file, or - for NDJSON on stdin")
+    .argument("[job...]", "JSON spec, or the command to run")
+    .option("-f, --file <path>", "read the job (object, array or NDJSON) from a file")
+    .option("--id <id>", "job id (default: generated)")
+    .option(
+      "--max-retries <n>",
+      "retries after the first run (a job runs at most n+1 times; default: config max-retries)",
+    )
+    .option("--priority <n>", "higher runs first (default 0)")
+    .option("--delay <duration>", "run no sooner than this from now: 90, 30s, 5m, 2h, 1d")
+    .option("--run-at <time>", "run no sooner than this ISO-8601 time")
+    .option("--timeout <seconds>", "kill an attempt that runs longer than this")
+    .option("--queue <name>", "queue name (default: default)")
+    .option("--validate", "check and print the normalized job without enqueuing it")
+    .option("--json", "print the new job(s) as JSON instead of their ids")
+    .addHelpText(
+      "after",
+      examples([
+        `queuectl enqueue '{"id":"job1","command":"sleep 2","max_retries":2}'`,
+        `queuectl enqueue -- echo hello world`,
+        `queuectl enqueue "make test" --priority 5 --timeout 600`,
+        `queuectl enqueue job.json`,
+        `queuectl enqueue - < jobs.ndjson          # one JSON job per line, fast path`,
+      ]) +
+        "\nSpec fields: id, command (required), max_retries, priority, timeout, queue, run_at, delay.\n" +
+        "max_retries counts retries after the first run: max_retries 3 means at most 4 runs.\n",
+    )
+    .action(act(async (p, cmd, job: string[]) => {
+      const { enqueueAction } = await import("./enqueue.ts");
+      return await enqueueAction(ctx, p, job, opts(cmd));
+    }));
+
+  const worker = program.command("worker").description("run, start, stop and list workers");
+  worker
+    .command("run")
+    .description("run one worker in the foreground (what `worker start` spawns)")
+    .option("--drain", "exit once no job is ready or waiting for a retry (delayed jobs are left)")
+    .option("-c, --concurrency <n>", "jobs run at once by this worker (default 1)")
+    .option("--queue <names>", "serve only these queues (comma-separated)")
+    .option("--json", "with --drain: print the summary as JSON")
+    .addOption(hidden("--worker-id <id>"))
+    .addOption(hidden("--log-file <path>"))
+    .addHelpText(
+      "after",
+      examples(["queuectl worker run", "queuectl worker run --drain --concurrency 4"]) +
+        "\nExit code with --drain: 0 when no job this worker ran ended dead, else 1.\n" +
+        "SIGINT/SIGTERM: finish running jobs, then exit; a second signal kills them and requeues.\n",
+    )
+    .action(act(async (p, cmd) => {
+      const { workerRunAction } = await import("./worker.ts");
+      return await workerRunAction(ctx, p, opts(cmd));
+    }));
+  worker
+    .command("start")
+    .description("start detached worker processes and print their ids and pids")
+    .option("-n, --count <n>", "how many workers (default 1)")
+    .option("-c, --concurrency <n>", "jobs run at once by each worker (default 1)")
+    .option("--queue <names>", "serve only these queues (comma-separated)")
+    .option("--foreground", "run one worker in the foreground (same as `worker run`)")
+    .option("--json", "print the started workers as JSON")
+    .addHelpText("after", examples(["queuectl worker start --count 3"]))
+    .action(act(async (p, cmd) => {
+      const { workerStartAction } = await import("./worker.ts");
+      return await workerStartAction(ctx, p, opts(cmd));
+    }));
+  worker
+    .command("stop")
+    .description("stop all workers: each finishes its running job, then exits")
+    .option("--timeout <seconds>", "then stop by force: kill jobs and put them back")
+    .option("--force", "kill running jobs now and put them back to pending")
+    .option("--no-wait", "ask the workers to stop and return at once")
+    .option("--json", "print what stopped as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl worker stop",
+        "queuectl worker stop --timeout 30",
+        "queuectl worker stop --force",
+      ]),
+    )
+    .action(act(async (p, cmd) => {
+      const { workerStopAction } = await import("./worker.ts");
+      return await workerStopAction(ctx, p, opts(cmd));
+    }));
+  worker
+    .command("status")
+    .alias("list")
+    .description("list live workers and the jobs they run")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { workerStatusAction } = await import("./worker.ts");
+      return await workerStatusAction(ctx, p, opts(cmd));
+    }));
+
+  program
+    .command("status")
+    .description("job counts per state and the live workers")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { statusAction } = await import("./status.ts");
+      return await statusAction(ctx, p, opts(cmd));
+    }));
+  program
+    .command("list")
+    .alias("ls")
+    .description("list jobs, newest first")
+    .option("-s, --state <state>", "only jobs in this state")
+    .option("-l, --limit <n>", "at most this many (default 50)")
+    .option("--json", "print as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl list",
+        "queuectl list --state pending --limit 20",
+        "queuectl list --json",
+      ]) +
+        "\nStates: pending, processing, completed, failed (waiting to retry), dead (DLQ), cancelled.\n",
+    )
+    .action(act(async (p, cmd) => {
+      const { listAction } = await import("./status.ts");
+      return await listAction(ctx, p, opts(cmd));
+    }));
+  program
+    .command("show")
+    .description("show one job with every attempt")
+    .argument("<id>", "job id")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd, id: string) => {
+      const { showAction } = await import("./status.ts");
+      return await showAction(ctx, p, id, opts(cmd));
+    }));
+  program
+    .command("cancel")
+    .description("cancel a waiting job, or kill a running one (it ends cancelled, not retried)")
+    .argument("<id>", "job id")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd, id: string) => {
+      const { cancelAction } = await import("./dlq.ts");
+      return await cancelAction(ctx, p, id, opts(cmd));
+    }));
+
+  const dlq = program.command("dlq").description("the dead letter queue: jobs out of retries");
+  dlq
+    .command("list")
+    .description("list dead jobs, newest first")
+    .option("-l, --limit <n>", "at most this many (default 50)")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { dlqListAction } = await import("./dlq.ts");
+      return await dlqListAction(ctx, p, opts(cmd));
+    }));
+  dlq
+    .command("retry")
+    .description("put a dead job back to pending with its attempts reset")
+    .argument("[id]", "job id")
+    .option("--all", "retry every dead job")
+    .option("--json", "print the retried ids as JSON")
+    .addHelpText("after", examples(["queuectl dlq retry job1", "queuectl dlq retry --all"]))
+    .action(act(async (p, cmd, id: string | undefined) => {
+      const { dlqRetryAction } = await import("./dlq.ts");
+      return await dlqRetryAction(ctx, p, id, opts(cmd));
+    }));
+  dlq
+    .command("remove")
+    .alias("rm")
+    .description("delete a dead job with its attempts and logs")
+    .argument("[id]", "job id")
+    .option("--all", "remove every dead job")
+    .option("--json", "print the removed ids as JSON")
+    .action(act(async (p, cmd, id: string | undefined) => {
+      const { dlqRemoveAction } = await import("./dlq.ts");
+      return await dlqRemoveAction(ctx, p, id, opts(cmd));
+    }));
+
+  const config = program.command("config").description("read and change settings");
+  config
+    .command("get")
+    .description("print one setting, or all")
+    .argument("[key]", "setting name (max-retries or max_retries)")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd, key: string | undefined) => {
+      const { configGetAction } = await import("./config.ts");
+      return await configGetAction(ctx, p, key, opts(cmd));
+    }));
+  config
+    .command("set")
+    .description("change a setting (validated)")
+    .argument("<key>", "setting name")
+    .argument("<value>", "new value")
+    .addHelpText(
+      "after",
+      examples(["queuectl config set max-retries 5", "queuectl config set backoff_base 3"]),
+    )
+    .action(act(async (p, _cmd, key: string, value: string) => {
+      const { configSetAction } = await import("./config.ts");
+      return await configSetAction(ctx, p, key, value);
+    }));
+  config
+    .command("list")
+    .alias("show")
+    .description("every setting with its value, default and meaning")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { configListAction } = await import("./config.ts");
+      return await configListAction(ctx, p, opts(cmd));
+    }));
+  config
+    .command("reset")
+    .description("forget every stored setting (back to the defaults)")
+    .action(act(async (p) => {
+      const { configResetAction } = await import("./config.ts");
+      return await configResetAction(ctx, p);
+    }));
+
+  if (argv.length === 0) {
+    ctx.err(
+      "Missing command: expected one of enqueue, worker, status, list, show, cancel, dlq, config (see queuectl --help)\n",
+    );
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      ctx.err(commanderLine(error, errorText) + "\n");
+      return EXIT_USAGE;
+    }
+    const { code, line } = describeError(error);
+    ctx.err(line + "\n");
+    return code;
+  }
+}
+
+function hidden(flags: string) {
+  return new Command().createOption(flags).hideHelp();
+}
+
+/** One line from a commander error: capitalised, with a pointer to --help. */
+function commanderLine(error: CommanderError, captured: string): string {
+  if (error.code === "commander.help" || error.code === "commander.helpDisplayed") {
+    const sub = /Usage: queuectl ([a-z]+)/.exec(captured)?.[1];
+    const commands = [...captured.matchAll(/^ {2}([a-z]+)(?:\|[a-z]+)?\s/gm)].map((m) => m[1])
+      .filter((c) => c !== "help");
+    return `Missing subcommand${sub ? ` for ${sub}` : ""}: expected one of ${commands.join(", ")}` +
+      ` (see queuectl ${sub ?? ""} --help)`.replace("  ", " ");
+  }
+  const text = (captured || error.message).split("\n").map((l) => l.trim()).filter((l) => l)
+    .join(" ").replace(/^error:\s*/i, "");
+  return text.charAt(0).toUpperCase() + text.slice(1) + " (see --help)";
+}

@@ -1,0 +1,57 @@
+/**
+ * Parsing option values typed on the command line into checked values (pure).
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { isJobState, JOB_STATES, type JobState } from "../job.ts";
+
+/** An integer option within bounds, or a UsageError naming the option. */
+export function parseIntOption(
+  raw: string,
+  option: string,
+  bounds: { min?: number; max?: number } = {},
+): number {
+  const value = /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  const min = bounds.min ?? -Infinity, max = bounds.max ?? Infinity;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = bounds.max !== undefined
+      ? `an integer from ${min} to ${max}`
+      : bounds.min !== undefined
+      ? `an integer >= ${min}`
+      : "an integer";
+    throw new UsageError(`Invalid ${option} "${raw}": expected ${range}`);
+  }
+  return value;
+}
+
+/** A number option >= min. */
+export function parseNumberOption(raw: string, option: string, min = 0): number {
+  const value = raw.trim() === "" ? NaN : Number(raw);
+  if (!Number.isFinite(value) || value < min) {
+    throw new UsageError(`Invalid ${option} "${raw}": expected a number >= ${min}`);
+  }
+  return value;
+}
+
+/** A job state name. */
+export function parseStateOption(raw: string): JobState {
+  const value = raw.trim().toLowerCase();
+  if (!isJobState(value)) {
+    throw new UsageError(`Unknown state "${raw}": expected one of ${JOB_STATES.join(", ")}`);
+  }
+  return value;
+}
+
+/** A comma-separated list of queue names. */
+export function parseQueuesOption(raw: string): string[] {
+  const names = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const name of names) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) {
+      throw new UsageError(
+        `Invalid queue name "${name}": expected letters, digits, ".", "_" or "-"`,
+      );
+    }
+  }
+  if (names.length === 0) throw new UsageError(`Invalid --queue "${raw}": expected queue names`);
+  return names;
+}

@@ -1,0 +1,72 @@
+/**
+ * `queuectl config get|set|list|reset`.
+ * @module
+ */
+import {
+  CONFIG_KEYS,
+  defaultConfig,
+  describeKey,
+  parseConfigKey,
+  parseConfigValue,
+} from "../config.ts";
+import type { Paths } from "../paths.ts";
+import { configLoad, configReset, configSet } from "../store/config.ts";
+import { toJson } from "../output/text.ts";
+import { renderTable } from "../output/table.ts";
+import { type CliContext, useColor, withStore } from "./context.ts";
+
+/** `config get [key]`: one value, or all of them. */
+export async function configGetAction(
+  ctx: CliContext,
+  paths: Paths,
+  rawKey: string | undefined,
+  options: { json?: boolean; color?: boolean },
+): Promise<number> {
+  if (rawKey === undefined) return await configListAction(ctx, paths, options);
+  const key = parseConfigKey(rawKey);
+  const config = await withStore(paths, configLoad);
+  ctx.out(options.json ? toJson({ [key]: config[key] }) : `${config[key]}\n`);
+  return 0;
+}
+
+/** `config set <key> <value>`: validated, then stored. */
+export async function configSetAction(
+  ctx: CliContext,
+  paths: Paths,
+  rawKey: string,
+  rawValue: string,
+): Promise<number> {
+  const key = parseConfigKey(rawKey);
+  const value = parseConfigValue(key, rawValue);
+  await withStore(paths, (kv) => configSet(kv, key, value));
+  ctx.out(`${key} = ${value}\n`);
+  return 0;
+}
+
+/** `config list` (alias `show`): every key with its value, default and meaning. */
+export async function configListAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: { json?: boolean; color?: boolean },
+): Promise<number> {
+  const config = await withStore(paths, configLoad);
+  if (options.json) {
+    ctx.out(toJson(config));
+    return 0;
+  }
+  const defaults = defaultConfig();
+  const rows = CONFIG_KEYS.map((k) => [k, config[k], defaults[k], describeKey(k)]);
+  ctx.out(
+    await renderTable(["KEY", "VALUE", "DEFAULT", "MEANING"], rows, {
+      color: useColor(ctx, options.color),
+    }) + "\n",
+  );
+  return 0;
+}
+
+/** `config reset`: back to the defaults. */
+export async function configResetAction(ctx: CliContext, paths: Paths): Promise<number> {
+  await withStore(paths, configReset);
+  ctx.out("Config reset to defaults\n");
+  return 0;
+}

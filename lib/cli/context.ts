@@ -1,0 +1,81 @@
+/**
+ * Everything a command touches in the outside world, behind small functions: the
+ * environment, standard streams, TTY and colour, the clock, the host name and the store.
+ * @module
+ */
+import { type Paths, resolvePaths } from "../paths.ts";
+import { openStore } from "../store/open.ts";
+import type { LaunchContext } from "../supervisor.ts";
+
+/** What a command may use; tests and the shell build their own. */
+export interface CliContext {
+  env: (name: string) => string | undefined;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  stdoutIsTty: () => boolean;
+  readStdin: () => Promise<string>;
+  cwd: () => string;
+  hostname: () => string;
+  pid: number;
+  launch: LaunchContext;
+}
+
+/** The context of the real process. */
+export function processContext(): CliContext {
+  const encoder = new TextEncoder();
+  return {
+    env: (name) => Deno.env.get(name),
+    out: (text) => writeAllSync(Deno.stdout, encoder.encode(text)),
+    err: (text) => writeAllSync(Deno.stderr, encoder.encode(text)),
+    stdoutIsTty: () => Deno.stdout.isTerminal(),
+    readStdin: async () => await new Response(Deno.stdin.readable).text(),
+    cwd: () => Deno.cwd(),
+    hostname: () => Deno.env.get("QUEUECTL_HOSTNAME") || Deno.hostname(),
+    pid: Deno.pid,
+    launch: {
+      standalone: Deno.build.standalone,
+      execPath: Deno.execPath(),
+      mainModule: Deno.mainModule,
+    },
+  };
+}
+
+function writeAllSync(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
+  let offset = 0;
+  try {
+    while (offset < bytes.length) offset += stream.writeSync(bytes.subarray(offset));
+  } catch (error) {
+    // A reader that went away (`queuectl list | head`) is not an error of ours.
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}
+
+/** The paths for this invocation (`--db` overrides the KV file). */
+export function pathsOf(ctx: CliContext, db?: string): Paths {
+  return resolvePaths(
+    {
+      QUEUECTL_HOME: ctx.env("QUEUECTL_HOME"),
+      XDG_DATA_HOME: ctx.env("XDG_DATA_HOME"),
+      HOME: ctx.env("HOME"),
+    },
+    db,
+  );
+}
+
+/** Whether to colour output: a TTY, no `NO_COLOR`, not under `CI`, and no `--no-color`. */
+export function useColor(ctx: CliContext, flag: boolean | undefined): boolean {
+  if (flag === false) return false;
+  if (ctx.env("NO_COLOR") !== undefined && ctx.env("NO_COLOR") !== "") return false;
+  if (ctx.env("CI") === "true") return false;
+  return ctx.stdoutIsTty();
+}
+
+/** Opens the store for a command and always closes it. */
+export async function withStore<T>(paths: Paths, fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {
+  const kv = await openStore(paths);
+  try {
+    return await fn(kv);
+  } finally {
+    kv.close();
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * `queuectl status`, `list` and `show`: read commands over counters and indexes.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { type Job, JOB_STATES } from "../job.ts";
+import type { Paths } from "../paths.ts";
+import { validateJobId } from "../job_spec.ts";
+import { attemptList, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
+import { type Counts, countsGet } from "../store/counts.ts";
+import { configLoad } from "../store/config.ts";
+import { rescue } from "../store/rescue.ts";
+import { workerListLive } from "../supervisor.ts";
+import { backoffOf } from "../worker.ts";
+import { renderTable } from "../output/table.ts";
+import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
+import { type CliContext, useColor, withStore } from "./context.ts";
+import { parseIntOption, parseStateOption } from "./args.ts";
+
+/** A live worker with the jobs it is running. */
+export interface WorkerView {
+  id: string;
+  pid: number;
+  host: string;
+  started_at: string;
+  heartbeat_at: string;
+  concurrency: number;
+  queues: string[] | null;
+  jobs: { id: string; command: string; started_at: string | null }[];
+}
+
+/** Live workers (stale records removed) with their current jobs, from the processing index. */
+export async function workersView(kv: Deno.Kv, host: string): Promise<WorkerView[]> {
+  const workers = await workerListLive(kv, host);
+  const processing = await jobGetMany(kv, await jobListIds(kv, { state: "processing" }));
+  return workers.map((w) => ({
+    ...w,
+    jobs: processing.filter((e) => e.job.worker_id === w.id).map((e) => ({
+      id: e.job.id,
+      command: e.job.command,
+      started_at: e.job.started_at,
+    })),
+  }));
+}
+
+/** The workers as a table, or a line saying there are none. */
+export async function describeWorkers(
+  ctx: CliContext,
+  view: WorkerView[],
+  color?: boolean,
+): Promise<string> {
+  if (view.length === 0) return "No workers running\n";
+  const now = new Date();
+  const rows = view.map((w) => [
+    w.id,
+    w.pid,
+    w.host,
+    formatRelative(w.started_at, now),
+    w.jobs.length === 0
+      ? "idle"
+      : w.jobs.map((j) =>
+        `${j.id} (${j.started_at ? formatDuration(now.getTime() - Date.parse(j.started_at)) : "?"})`
+      ).join(", "),
+  ]);
+  return await renderTable(["WORKER", "PID", "HOST", "STARTED", "RUNNING"], rows, {
+    color: useColor(ctx, color),
+  }) + "\n";
+}
+
+/** Returns lapsed leases and due jobs to where they belong, so counts shown are true. */
+async function settle(kv: Deno.Kv): Promise<void> {
+  await rescue(kv, { now: new Date(), backoff: backoffOf(await configLoad(kv)) });
+}
+
+/** `status`: counts per state and the live workers. */
+export async function statusAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: { json?: boolean; color?: boolean },
+): Promise<number> {
+  const { counts, workers } = await withStore(paths, async (kv) => {
+    await settle(kv);
+    return { counts: await countsGet(kv), workers: await workersView(kv, ctx.hostname()) };
+  });
+  if (options.json) {
+    ctx.out(toJson({ counts, workers }));
+    return 0;
+  }
+  ctx.out(describeCounts(counts));
+  ctx.out(`\nWorkers: ${workers.length}\n`);
+  if (workers.length > 0) ctx.out(await describeWorkers(ctx, workers, options.color));
+  return 0;
+}
+
+function describeCounts(counts: Counts): string {
+  const width = Math.max(...JOB_STATES.map((s) => String(counts[s]).length));
+  const lines = JOB_STATES.map((s) => {
+    const extra = s === "pending" && counts.scheduled > 0 ? ` (${counts.scheduled} scheduled)` : "";
+    const label = s === "dead" ? "dead (DLQ)" : s;
+    return `  ${label.padEnd(11)} ${String(counts[s]).padStart(width)}${extra}`;
+  });
+  return `Jobs\n${lines.join("\n")}\n`;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  state?: string;
+  limit?: string;
+  json?: boolean;
+  color?: boolean;
+}
+
+/** `list`: jobs newest first, optionally in one state. */
+export async function listAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: ListOptions,
+): Promise<number> {
+  const state = options.state ? parseStateOption(options.state) : undefined;
+  const limit = parseIntOption(options.limit ?? "50", "--limit", { min: 1, max: 1_000_000 });
+  const { jobs, total } = await withStore(paths, async (kv) => {
+    await settle(kv);
+    const jobs = (await jobGetMany(kv, await jobListIds(kv, { state, limit }))).map((e) => e.job);
+    const counts = await countsGet(kv);
+    const total = state ? counts[state] : JOB_STATES.reduce((n, s) => n + counts[s], 0);
+    return { jobs, total };
+  });
+  if (options.json) {
+    ctx.out(toJson(jobs));
+    return 0;
+  }
+  ctx.out(await jobsTable(ctx, jobs, options.color));
+  if (total > jobs.length) {
+    ctx.err(`Showing ${jobs.length} of ${total} jobs (newest first); use --limit to see more\n`);
+  }
+  return 0;
+}
+
+/** Jobs as a table for people. */
+export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): Promise<string> {
+  if (jobs.length === 0) return "No jobs\n";
+  const now = new Date();
+  const rows = jobs.map((j) => [
+    j.id,
+    j.state,
+    `${j.attempts}/${j.max_retries + 1}`,
+    truncate(j.command, 40),
+    formatRelative(j.updated_at, now),
+    truncate(jobNote(j, now), 40),
+  ]);
+  return await renderTable(["ID", "STATE", "RUNS", "COMMAND", "UPDATED", "NOTE"], rows, {
+    color: useColor(ctx, color),
+  }) + "\n";
+}
+
+function jobNote(job: Job, now: Date): string {
+  if (job.next_run_at) {
+    return `${job.state === "failed" ? "retry" : "runs"} ${formatRelative(job.next_run_at, now)}`;
+  }
+  if (job.state === "processing") return `on ${job.worker_id}`;
+  return job.last_error ?? "";
+}
+
+/** `show`: one job with every attempt. */
+export async function showAction(
+  ctx: CliContext,
+  paths: Paths,
+  id: string,
+  options: { json?: boolean; color?: boolean },
+): Promise<number> {
+  validateJobId(id);
+  const found = await withStore(paths, async (kv) => {
+    const entry = await jobGet(kv, id);
+    return entry ? { job: entry.job, attempts: await attemptList(kv, id) } : null;
+  });
+  if (!found) throw new UsageError(`No job with id "${id}"`);
+  const { job, attempts } = found;
+  if (options.json) {
+    ctx.out(toJson({ ...job, history: attempts }));
+    return 0;
+  }
+  const fields: [string, unknown][] = [
+    ["id", job.id],
+    ["command", job.command],
+    ["state", job.state],
+    [
+      "attempts",
+      `${job.attempts} of at most ${job.max_retries + 1} (max_retries ${job.max_retries})`,
+    ],
+    ["queue", job.queue],
+    ["priority", job.priority],
+    ["cwd", job.cwd],
+    ["timeout", job.timeout === null ? "none" : `${job.timeout}s`],
+    ["created_at", job.created_at],
+    ["updated_at", job.updated_at],
+    ["next_run_at", job.next_run_at ?? "-"],
+    ["worker", job.worker_id ?? "-"],
+    ["lease_expires_at", job.lease_expires_at ?? "-"],
+    ["exit_code", job.exit_code ?? "-"],
+    ["last_error", job.last_error ?? "-"],
+  ];
+  ctx.out(fields.map(([k, v]) => `${k.padEnd(17)} ${v}`).join("\n") + "\n");
+  if (attempts.length > 0) {
+    ctx.out("\nAttempts\n");
+    const rows = attempts.map((a) => [
+      a.attempt,
+      a.started_at,
+      formatDuration(a.duration_ms),
+      a.exit_code ?? "-",
+      a.outcome.kind,
+      truncate(a.error ?? "", 50),
+    ]);
+    ctx.out(
+      await renderTable(["#", "STARTED", "TOOK", "EXIT", "OUTCOME", "ERROR"], rows, {
+        color: useColor(ctx, options.color),
+      }) + "\n",
+    );
+    const last = attempts[attempts.length - 1];
+    if (last.output_tail) {
+      ctx.out(`\nOutput of attempt ${last.attempt} (tail)\n${last.output_tail}\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,238 @@
+/**
+ * `queuectl worker run|start|stop|status`.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import type { Paths } from "../paths.ts";
+import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker.ts";
+import { newWorkerId, spawnWorkers, stopWorkers } from "../supervisor.ts";
+import { formatDuration, toJson } from "../output/text.ts";
+import { type CliContext, withStore } from "./context.ts";
+import { parseIntOption, parseQueuesOption } from "./args.ts";
+import { openStore } from "../store/open.ts";
+import { describeWorkers, workersView } from "./status.ts";
+
+/** Options of `worker run`. */
+export interface WorkerRunOptions {
+  drain?: boolean;
+  concurrency?: string;
+  queue?: string;
+  workerId?: string;
+  logFile?: string;
+  json?: boolean;
+  color?: boolean;
+}
+
+/** Runs one worker in the foreground until stopped (or, with `--drain`, until no work is left). */
+export async function workerRunAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: WorkerRunOptions,
+): Promise<number> {
+  const concurrency = parseIntOption(options.concurrency ?? "1", "--concurrency", {
+    min: 1,
+    max: 256,
+  });
+  const queues = options.queue ? parseQueuesOption(options.queue) : null;
+  const id = options.workerId ?? newWorkerId();
+  const log = options.logFile ? await openLog(options.logFile) : null;
+  const write = (line: string) => {
+    const text = `${new Date().toISOString()} [${id}] ${line}\n`;
+    if (log) log.writeSync(new TextEncoder().encode(text));
+    else ctx.err(text);
+  };
+  const kv = await openStore(paths);
+  const started = performance.now();
+  let summary: WorkerSummary;
+  try {
+    const handle = startWorker({
+      kv,
+      paths,
+      id,
+      host: ctx.hostname(),
+      pid: ctx.pid,
+      concurrency,
+      drain: options.drain ?? false,
+      queues,
+      onEvent: (event) => write(describeEvent(event)),
+    });
+    let signals = 0;
+    const onSignal = () => handle.stop(++signals > 1);
+    const signalNames: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    for (const s of signalNames) Deno.addSignalListener(s, onSignal);
+    write(`started (pid ${ctx.pid}, concurrency ${concurrency}${options.drain ? ", drain" : ""})`);
+    try {
+      summary = await handle.done;
+    } catch (error) {
+      write(`failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
+    } finally {
+      for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
+    }
+  } finally {
+    kv.close();
+  }
+  const elapsed = performance.now() - started;
+  write(`stopped after ${formatDuration(elapsed)}`);
+  log?.close();
+  const dead = [...summary.finished.values()].filter((f) => f.job.state === "dead");
+  if (options.drain) {
+    const c = summary.counts;
+    if (options.json) {
+      ctx.out(toJson({
+        completed: c.completed,
+        failed: c.failed,
+        dead: c.dead,
+        cancelled: c.cancelled,
+        requeued: c.requeued,
+        jobs: summary.finished.size,
+        elapsed_ms: Math.round(elapsed),
+        dead_jobs: dead.map((f) => f.job.id),
+      }));
+    } else {
+      ctx.out(
+        `Drained ${summary.finished.size} job(s) in ${formatDuration(elapsed)}: ` +
+          `${c.completed} completed, ${c.failed} failed attempts retried, ${c.dead} dead, ` +
+          `${c.cancelled} cancelled\n`,
+      );
+    }
+  }
+  return dead.length > 0 ? 1 : 0;
+}
+
+function describeEvent(event: WorkerEvent): string {
+  switch (event.kind) {
+    case "claimed":
+      return `${event.job.id} started: attempt ${event.job.attempts} of ${
+        event.job.max_retries + 1
+      }: ${event.job.command}`;
+    case "finished": {
+      const { job, attempt } = event;
+      const took = formatDuration(attempt.duration_ms);
+      if (job.state === "completed") return `${job.id} completed in ${took}`;
+      if (job.state === "failed") {
+        return `${job.id} failed (${attempt.error}) in ${took}; retry at ${job.next_run_at}`;
+      }
+      if (job.state === "dead") {
+        return `${job.id} dead (${attempt.error}) after ${job.attempts} attempt(s): moved to the DLQ`;
+      }
+      return `${job.id} ${job.state} (${attempt.error ?? "no error"})`;
+    }
+    case "fenced":
+      return `${event.job.id}: result discarded: ${event.detail}`;
+    case "stopping":
+      return event.force
+        ? "stopping now: killing running jobs and putting them back"
+        : "stopping: finishing running jobs";
+  }
+}
+
+async function openLog(path: string): Promise<Deno.FsFile> {
+  return await Deno.open(path, { append: true, create: true, mode: 0o600 });
+}
+
+/** Options of `worker start`. */
+export interface WorkerStartOptions {
+  count?: string;
+  concurrency?: string;
+  queue?: string;
+  foreground?: boolean;
+  json?: boolean;
+  db?: string;
+}
+
+/** Starts detached workers and prints their ids and pids. */
+export async function workerStartAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: WorkerStartOptions,
+): Promise<number> {
+  const count = parseIntOption(options.count ?? "1", "--count", { min: 1, max: 64 });
+  const concurrency = parseIntOption(options.concurrency ?? "1", "--concurrency", {
+    min: 1,
+    max: 256,
+  });
+  const queues = options.queue ? parseQueuesOption(options.queue) : null;
+  if (options.foreground) {
+    if (count !== 1) throw new UsageError("Option --foreground runs one worker: drop --count");
+    return await workerRunAction(ctx, paths, {
+      concurrency: options.concurrency,
+      queue: options.queue,
+    });
+  }
+  const started = await withStore(paths, (kv) =>
+    spawnWorkers(kv, ctx.launch, {
+      paths,
+      dbOverride: options.db,
+      count,
+      concurrency,
+      queues,
+    }));
+  if (options.json) ctx.out(toJson(started.map((s) => ({ id: s.id, pid: s.pid, log: s.logFile }))));
+  else {
+    ctx.out(started.map((s) => `${s.id} pid ${s.pid}`).join("\n") + "\n");
+    ctx.err(`Started ${started.length} worker(s); logs in ${paths.dataDir}/workers\n`);
+  }
+  return 0;
+}
+
+/** Options of `worker stop`. */
+export interface WorkerStopOptions {
+  timeout?: string;
+  force?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** Stops every worker (gracefully unless forced) and reports what stopped. */
+export async function workerStopAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: WorkerStopOptions,
+): Promise<number> {
+  const timeoutSeconds = options.timeout === undefined
+    ? null
+    : parseIntOption(options.timeout, "--timeout", { min: 0 });
+  const results = await withStore(paths, (kv) =>
+    stopWorkers(kv, {
+      host: ctx.hostname(),
+      timeoutSeconds,
+      force: options.force ?? false,
+      wait: options.wait ?? true,
+    }));
+  if (options.json) {
+    ctx.out(toJson(results.map((r) => ({
+      id: r.worker.id,
+      pid: r.worker.pid,
+      host: r.worker.host,
+      outcome: r.outcome.kind,
+      requeued: r.outcome.kind === "killed" ? r.outcome.requeued : [],
+    }))));
+    return 0;
+  }
+  if (results.length === 0) {
+    ctx.out("No workers running\n");
+    return 0;
+  }
+  for (const { worker, outcome } of results) {
+    const who = `${worker.id} (pid ${worker.pid} on ${worker.host})`;
+    if (outcome.kind === "stopped") ctx.out(`${who} stopped\n`);
+    else if (outcome.kind === "killed") {
+      const jobs = outcome.requeued.length ? `; requeued ${outcome.requeued.join(", ")}` : "";
+      ctx.out(`${who} killed${jobs}\n`);
+    } else ctx.out(`${who} asked to stop (runs on another host)\n`);
+  }
+  return 0;
+}
+
+/** Lists live workers with their current jobs. */
+export async function workerStatusAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: { json?: boolean; color?: boolean },
+): Promise<number> {
+  const view = await withStore(paths, (kv) => workersView(kv, ctx.hostname()));
+  if (options.json) ctx.out(toJson(view));
+  else ctx.out(await describeWorkers(ctx, view, options.color));
+  return 0;
+}

@@ -1,0 +1,118 @@
+/**
+ * Configuration keys, their defaults and validation (pure: no store access).
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+
+/** Every setting, with its value type. */
+export interface Config {
+  "max-retries": number;
+  "backoff-base": number;
+  "max-backoff": number;
+  "backoff-jitter": number;
+  "lease-seconds": number;
+  "job-timeout": number;
+  "max-log-bytes": number;
+}
+
+/** A config key. */
+export type ConfigKey = keyof Config;
+
+interface KeySpec {
+  default: number;
+  description: string;
+  /** Returns an error text when the value is out of range, else null. */
+  check: (value: number) => string | null;
+  integer: boolean;
+}
+
+const atLeast = (min: number) => (v: number) => v >= min ? null : `must be at least ${min}`;
+
+const SPECS: Record<ConfigKey, KeySpec> = {
+  "max-retries": {
+    default: 3,
+    integer: true,
+    check: atLeast(0),
+    description: "retries after the first run (a job runs at most max-retries + 1 times)",
+  },
+  "backoff-base": {
+    default: 2,
+    integer: false,
+    check: atLeast(1),
+    description: "retry delay is backoff-base ^ attempts seconds",
+  },
+  "max-backoff": {
+    default: 3600,
+    integer: false,
+    check: atLeast(0),
+    description: "upper bound of one retry delay, in seconds",
+  },
+  "backoff-jitter": {
+    default: 0,
+    integer: false,
+    check: (v) => v >= 0 && v <= 1 ? null : "must be between 0 and 1",
+    description: "0-1: each retry delay is shortened by up to this fraction at random",
+  },
+  "lease-seconds": {
+    default: 30,
+    integer: true,
+    check: atLeast(1),
+    description: "a claimed job returns to the queue this long after its worker stops renewing",
+  },
+  "job-timeout": {
+    default: 0,
+    integer: true,
+    check: atLeast(0),
+    description: "seconds an attempt may run before it is killed (0: no limit)",
+  },
+  "max-log-bytes": {
+    default: 10 * 1024 * 1024,
+    integer: true,
+    check: atLeast(1024),
+    description: "cap of each attempt's log file; the head and the tail are kept",
+  },
+};
+
+/** All config keys in display order. */
+export const CONFIG_KEYS = Object.keys(SPECS) as ConfigKey[];
+
+/** The defaults of every key. */
+export function defaultConfig(): Config {
+  return Object.fromEntries(CONFIG_KEYS.map((k) => [k, SPECS[k].default])) as unknown as Config;
+}
+
+/** A one-line description of a key, for help and `config list`. */
+export function describeKey(key: ConfigKey): string {
+  return SPECS[key].description;
+}
+
+/** Turns `max_retries`, `MAX-RETRIES` or `max-retries` into a key, or throws a UsageError. */
+export function parseConfigKey(raw: string): ConfigKey {
+  const key = raw.trim().toLowerCase().replaceAll("_", "-");
+  if ((CONFIG_KEYS as string[]).includes(key)) return key as ConfigKey;
+  throw new UsageError(`Unknown config key "${raw}": expected one of ${CONFIG_KEYS.join(", ")}`);
+}
+
+/** Validates a value for `key` given as text, returning the number to store. */
+export function parseConfigValue(key: ConfigKey, raw: string): number {
+  const spec = SPECS[key];
+  const text = raw.trim();
+  const value = text === "" ? NaN : Number(text);
+  const kind = spec.integer ? "an integer" : "a number";
+  if (!Number.isFinite(value) || (spec.integer && !Number.isInteger(value))) {
+    throw new UsageError(`Invalid value "${raw}" for ${key}: expected ${kind}`);
+  }
+  const problem = spec.check(value);
+  if (problem) throw new UsageError(`Invalid value "${raw}" for ${key}: ${problem}`);
+  return value;
+}
+
+/** Merges stored values over the defaults, ignoring anything that no longer validates. */
+export function resolveConfig(stored: Partial<Record<string, unknown>>): Config {
+  const config = defaultConfig();
+  for (const key of CONFIG_KEYS) {
+    const value = stored[key];
+    if (typeof value === "number" && SPECS[key].check(value) === null) config[key] = value;
+  }
+  return config;
+}

@@ -1,0 +1,113 @@
+/**
+ * The job record, its closed set of states and the record of one attempt.
+ * @module
+ */
+
+/** Every state a job can be in; see the state diagram in the README. */
+export const JOB_STATES = [
+  "pending",
+  "processing",
+  "completed",
+  "failed",
+  "dead",
+  "cancelled",
+] as const;
+
+/** A job's state. */
+export type JobState = typeof JOB_STATES[number];
+
+/** States a worker may claim a job from (once its `next_run_at` has passed). */
+export const RUNNABLE_STATES: readonly JobState[] = ["pending", "failed"];
+
+/** States a job never leaves on its own. */
+export const FINAL_STATES: readonly JobState[] = ["completed", "dead", "cancelled"];
+
+/** Reports whether `value` names a job state. */
+export function isJobState(value: string): value is JobState {
+  return (JOB_STATES as readonly string[]).includes(value);
+}
+
+/** A job as stored: field names are snake_case like the job spec and the `--json` output. */
+export interface Job {
+  id: string;
+  command: string;
+  state: JobState;
+  /** Runs started so far (a lost run counts). */
+  attempts: number;
+  /** Retries allowed after the first run: the job runs at most `max_retries + 1` times. */
+  max_retries: number;
+  created_at: string;
+  updated_at: string;
+  /** Directory the command runs in: where it was enqueued. */
+  cwd: string;
+  queue: string;
+  /** Higher runs first; equal priorities run in enqueue order. */
+  priority: number;
+  /** Seconds an attempt may run before it is killed; null for no limit. */
+  timeout: number | null;
+  /** Not to be run before this time (a delayed job or a retry waiting out its backoff). */
+  next_run_at: string | null;
+  /** Enqueue order: a number that grows with time, used to keep FIFO order. */
+  seq: number;
+  last_error: string | null;
+  exit_code: number | null;
+  /** The worker holding the job while it is `processing`. */
+  worker_id: string | null;
+  lease_token: string | null;
+  lease_expires_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** How one attempt ended: every way a run can end is a named value. */
+export type AttemptOutcome =
+  | { kind: "exited"; code: number }
+  | { kind: "signaled"; signal: string }
+  | { kind: "timeout"; seconds: number }
+  | { kind: "spawn_failed"; message: string }
+  | { kind: "lost"; message: string }
+  | { kind: "stopped" }
+  | { kind: "cancelled" };
+
+/** The record of one run of a job, kept beside the job. */
+export interface Attempt {
+  job_id: string;
+  attempt: number;
+  worker_id: string;
+  host: string;
+  started_at: string;
+  finished_at: string;
+  duration_ms: number;
+  outcome: AttemptOutcome;
+  exit_code: number | null;
+  error: string | null;
+  /** The last bytes of the attempt's output (stdout and stderr as they came). */
+  output_tail: string;
+}
+
+/** Describes an outcome as the one-line error kept in `last_error`, or null for success. */
+export function outcomeError(outcome: AttemptOutcome): string | null {
+  switch (outcome.kind) {
+    case "exited":
+      if (outcome.code === 0) return null;
+      if (outcome.code === 127) return "exit code 127 (command not found)";
+      return `exit code ${outcome.code}`;
+    case "signaled":
+      return `killed by ${outcome.signal}`;
+    case "timeout":
+      return `timeout: killed after ${outcome.seconds}s`;
+    case "spawn_failed":
+      return `could not start: ${outcome.message}`;
+    case "lost":
+      return `worker lost: ${outcome.message}`;
+    case "stopped":
+      return "stopped: worker was stopped by force";
+    case "cancelled":
+      return "cancelled while running";
+  }
+}
+
+/** The exit code an outcome carries, if any. */
+export function outcomeExitCode(outcome: AttemptOutcome): number | null {
+  return outcome.kind === "exited" ? outcome.code : null;
+}

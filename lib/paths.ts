@@ -1,0 +1,73 @@
+/**
+ * Where queuectl keeps its data: pure functions over an environment record.
+ * @module
+ */
+
+/** The environment variables queuectl reads. */
+export const ENV_VARS = [
+  "QUEUECTL_HOME",
+  "XDG_DATA_HOME",
+  "HOME",
+  "QUEUECTL_HOSTNAME",
+  "NO_COLOR",
+  "CI",
+] as const;
+
+/** The subset of the environment that decides paths. */
+export type PathEnv = Partial<Record<"QUEUECTL_HOME" | "XDG_DATA_HOME" | "HOME", string>>;
+
+/** Where every file lives. */
+export interface Paths {
+  dataDir: string;
+  dbPath: string;
+  logDir: string;
+}
+
+/** `$QUEUECTL_HOME`, else `$XDG_DATA_HOME/queuectl`, else `~/.local/share/queuectl`. */
+export function dataDir(env: PathEnv): string {
+  if (env.QUEUECTL_HOME) return env.QUEUECTL_HOME;
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "queuectl");
+  if (env.HOME) return join(env.HOME, ".local", "share", "queuectl");
+  return join(".", ".queuectl");
+}
+
+/** All paths, with `dbOverride` (the global `--db`) replacing the KV file. */
+export function resolvePaths(env: PathEnv, dbOverride?: string): Paths {
+  const dir = dataDir(env);
+  return {
+    dataDir: dir,
+    dbPath: dbOverride ?? join(dir, "queue.db"),
+    logDir: join(dir, "logs"),
+  };
+}
+
+/** Log file of one attempt of a job; `stream` is `out` or `err`. */
+export function attemptLogPath(
+  logDir: string,
+  jobId: string,
+  attempt: number,
+  stream: "out" | "err",
+): string {
+  return join(logDir, safeName(jobId), `${attempt}.${stream}`);
+}
+
+/** The directory holding a job's logs. */
+export function jobLogDir(logDir: string, jobId: string): string {
+  return join(logDir, safeName(jobId));
+}
+
+/** A job id made safe as one path segment (ids are validated, this is belt and braces). */
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+/** The directory part of a path. */
+export function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  if (i < 0) return ".";
+  return i === 0 ? "/" : path.slice(0, i);
+}
+
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/+/g, "/");
+}

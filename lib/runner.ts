@@ -1,0 +1,126 @@
+/**
+ * Runs one attempt of a job: `sh -c` in its own process group, output captured to capped
+ * log files, a timeout that kills the whole group, and an outcome as a named value.
+ * @module
+ */
+import type { AttemptOutcome } from "./job.ts";
+import { CappedLog, KV_TAIL_BYTES, TailBuffer } from "./capped_log.ts";
+import { sendSignal } from "./process.ts";
+
+/** Seconds between SIGTERM and SIGKILL when a job's process group is stopped. */
+export const KILL_GRACE_SECONDS = 2;
+
+/** Why a running attempt is being stopped from outside. */
+export type StopReason = "cancelled" | "stopped";
+
+/** What one attempt needs. */
+export interface RunOptions {
+  command: string;
+  cwd: string;
+  /** Seconds before the attempt is killed; null for no limit. */
+  timeoutSeconds: number | null;
+  stdoutPath: string;
+  stderrPath: string;
+  maxLogBytes: number;
+  /** Called once the process has started, with its pid (also its process group id). */
+  onSpawn?: (pid: number) => void;
+  /** Aborting kills the process group; the reason (a StopReason) names the outcome. */
+  signal?: AbortSignal;
+}
+
+/** What one attempt produced. */
+export interface RunResult {
+  outcome: AttemptOutcome;
+  durationMs: number;
+  /** The last bytes of stdout and stderr as they came, decoded leniently. */
+  tail: string;
+  /** A problem writing the log files, if any (the job's outcome stands). */
+  logError: string | null;
+}
+
+/** The argv that runs a job's command: the one place the shell command line is built. */
+export function shellArgv(command: string): { cmd: string; args: string[] } {
+  return { cmd: "sh", args: ["-c", command] };
+}
+
+/** Runs the command once and reports how it ended. */
+export async function runAttempt(options: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const argv = shellArgv(options.command);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv.cmd, {
+      args: argv.args,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true, // own process group, so the whole job can be signalled at once
+    }).spawn();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      outcome: { kind: "spawn_failed", message },
+      durationMs: performance.now() - started,
+      tail: "",
+      logError: null,
+    };
+  }
+  const pgid = child.pid;
+  options.onSpawn?.(pgid);
+  const tail = new TailBuffer(KV_TAIL_BYTES);
+  const half = Math.max(512, Math.floor(options.maxLogBytes / 2));
+  const outLog = new CappedLog(options.stdoutPath, half);
+  const errLog = new CappedLog(options.stderrPath, half);
+  const pumps = Promise.all([pump(child.stdout, outLog, tail), pump(child.stderr, errLog, tail)]);
+
+  let stopReason: StopReason | "timeout" | null = null;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stopGroup = (reason: StopReason | "timeout") => {
+    if (stopReason) return;
+    stopReason = reason;
+    void sendSignal(-pgid, "SIGTERM");
+    killTimer = setTimeout(() => void sendSignal(-pgid, "SIGKILL"), KILL_GRACE_SECONDS * 1000);
+  };
+  const timeoutTimer = options.timeoutSeconds
+    ? setTimeout(() => stopGroup("timeout"), options.timeoutSeconds * 1000)
+    : undefined;
+  const onAbort = () => stopGroup(options.signal?.reason === "cancelled" ? "cancelled" : "stopped");
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort);
+
+  const status = await child.status;
+  clearTimeout(timeoutTimer);
+  // Children left in the group may hold the pipes open: give them a moment, then kill them.
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<boolean>((resolve) => graceTimer = setTimeout(resolve, 50, false));
+  const drained = await Promise.race([pumps.then(() => true), grace]);
+  clearTimeout(graceTimer);
+  if (!drained || stopReason) {
+    await sendSignal(-pgid, "SIGKILL");
+    await pumps;
+  }
+  clearTimeout(killTimer);
+  options.signal?.removeEventListener("abort", onAbort);
+  await Promise.all([outLog.close(), errLog.close()]);
+
+  let outcome: AttemptOutcome;
+  if (stopReason === "timeout") outcome = { kind: "timeout", seconds: options.timeoutSeconds! };
+  else if (stopReason) outcome = { kind: stopReason };
+  else if (status.signal) outcome = { kind: "signaled", signal: status.signal };
+  else outcome = { kind: "exited", code: status.code };
+  const logError = outLog.error ?? errLog.error;
+  return {
+    outcome,
+    durationMs: performance.now() - started,
+    tail: new TextDecoder("utf-8", { fatal: false }).decode(tail.bytes()),
+    logError: logError ? `log write failed: ${logError.message}` : null,
+  };
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, log: CappedLog, tail: TailBuffer) {
+  for await (const chunk of stream) {
+    tail.push(chunk);
+    await log.write(chunk);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The only code that changes a job's state: pure functions of (job, input, now) → job.
+ * Every other module asks here and stores what comes back.
+ * @module
+ */
+import type { AttemptOutcome, Job } from "./job.ts";
+import { outcomeError, outcomeExitCode } from "./job.ts";
+import { type BackoffSettings, nextRunAt } from "./backoff.ts";
+
+/** The result of asking for a transition: the new job, or why it is not allowed. */
+export type Transition =
+  | { ok: true; job: Job }
+  | {
+    ok: false;
+    reason: "wrong_state" | "not_due" | "lease_mismatch" | "lease_live";
+    detail: string;
+  };
+
+const refuse = (
+  reason: "wrong_state" | "not_due" | "lease_mismatch" | "lease_live",
+  detail: string,
+): Transition => ({ ok: false, reason, detail });
+
+/** Reports whether a job may be claimed at `now`. */
+export function isDue(job: Job, now: Date): boolean {
+  return (job.state === "pending" || job.state === "failed") &&
+    (job.next_run_at === null || Date.parse(job.next_run_at) <= now.getTime());
+}
+
+/** pending|failed (due) → processing: a worker takes the job under a fresh lease. */
+export function claim(
+  job: Job,
+  input: { now: Date; workerId: string; leaseToken: string; leaseSeconds: number },
+): Transition {
+  if (job.state !== "pending" && job.state !== "failed") {
+    return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
+  }
+  if (!isDue(job, input.now)) return refuse("not_due", `job "${job.id}" is not due yet`);
+  const now = input.now.toISOString();
+  return {
+    ok: true,
+    job: {
+      ...job,
+      state: "processing",
+      attempts: job.attempts + 1,
+      next_run_at: null,
+      worker_id: input.workerId,
+      lease_token: input.leaseToken,
+      lease_expires_at: leaseEnd(input.now, input.leaseSeconds),
+      started_at: now,
+      finished_at: null,
+      updated_at: now,
+    },
+  };
+}
+
+/** processing → processing with a later lease end, only for the holder of the lease. */
+export function renewLease(
+  job: Job,
+  input: { now: Date; leaseToken: string; leaseSeconds: number },
+): Transition {
+  const held = checkLease(job, input.leaseToken);
+  if (held) return held;
+  return {
+    ok: true,
+    job: {
+      ...job,
+      lease_expires_at: leaseEnd(input.now, input.leaseSeconds),
+      updated_at: input.now.toISOString(),
+    },
+  };
+}
+
+/**
+ * processing → completed | failed | dead | cancelled | pending, as the attempt's outcome says.
+ * Fenced: only the holder of the lease token may finish the job.
+ */
+export function finish(
+  job: Job,
+  input: {
+    now: Date;
+    leaseToken: string;
+    outcome: AttemptOutcome;
+    backoff: BackoffSettings;
+    random?: number;
+  },
+): Transition {
+  const held = checkLease(job, input.leaseToken);
+  if (held) return held;
+  return {
+    ok: true,
+    job: applyOutcome(job, input.now, input.outcome, input.backoff, input.random),
+  };
+}
+
+/** processing → failed | dead when the lease ran out: the worker is presumed lost. */
+export function expireLease(
+  job: Job,
+  input: { now: Date; backoff: BackoffSettings; random?: number },
+): Transition {
+  if (job.state !== "processing") return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
+  if (job.lease_expires_at && Date.parse(job.lease_expires_at) > input.now.getTime()) {
+    return refuse("lease_live", `job "${job.id}" still has a live lease`);
+  }
+  const outcome: AttemptOutcome = {
+    kind: "lost",
+    message: `lease of worker ${job.worker_id ?? "?"} expired`,
+  };
+  return { ok: true, job: applyOutcome(job, input.now, outcome, input.backoff, input.random) };
+}
+
+/** pending|failed with a past `next_run_at` → the same state, now in the ready index. */
+export function promote(job: Job, now: Date): Transition {
+  if (job.state !== "pending" && job.state !== "failed") {
+    return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
+  }
+  if (job.next_run_at === null) return { ok: true, job };
+  if (!isDue(job, now)) return refuse("not_due", `job "${job.id}" is not due yet`);
+  return { ok: true, job: { ...job, next_run_at: null } };
+}
+
+/** dead|cancelled → pending with attempts reset: a retry asked for by a person. */
+export function retryFromDlq(job: Job, now: Date): Transition {
+  if (job.state !== "dead" && job.state !== "cancelled") {
+    return refuse(
+      "wrong_state",
+      `job "${job.id}" is ${job.state}; only dead or cancelled jobs can be retried`,
+    );
+  }
+  return {
+    ok: true,
+    job: {
+      ...job,
+      state: "pending",
+      attempts: 0,
+      next_run_at: null,
+      finished_at: null,
+      updated_at: now.toISOString(),
+    },
+  };
+}
+
+/** pending|failed → cancelled: the job will not run (again). */
+export function cancel(job: Job, now: Date): Transition {
+  if (job.state !== "pending" && job.state !== "failed") {
+    return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
+  }
+  const at = now.toISOString();
+  return {
+    ok: true,
+    job: {
+      ...job,
+      state: "cancelled",
+      next_run_at: null,
+      last_error: "cancelled before it ran",
+      finished_at: at,
+      updated_at: at,
+    },
+  };
+}
+
+function applyOutcome(
+  job: Job,
+  now: Date,
+  outcome: AttemptOutcome,
+  backoff: BackoffSettings,
+  random = 0,
+): Job {
+  const at = now.toISOString();
+  const base: Job = {
+    ...job,
+    worker_id: null,
+    lease_token: null,
+    lease_expires_at: null,
+    updated_at: at,
+    exit_code: outcomeExitCode(outcome),
+    last_error: outcomeError(outcome),
+  };
+  if (outcome.kind === "exited" && outcome.code === 0) {
+    return { ...base, state: "completed", finished_at: at };
+  }
+  if (outcome.kind === "cancelled") return { ...base, state: "cancelled", finished_at: at };
+  if (outcome.kind === "stopped") {
+    // A forced stop interrupts the run; it does not count against the job's retries.
+    return {
+      ...base,
+      state: "pending",
+      attempts: Math.max(0, job.attempts - 1),
+      next_run_at: null,
+    };
+  }
+  if (job.attempts >= job.max_retries + 1) return { ...base, state: "dead", finished_at: at };
+  return {
+    ...base,
+    state: "failed",
+    next_run_at: nextRunAt(now, job.attempts, backoff, random).toISOString(),
+  };
+}
+
+function checkLease(job: Job, token: string): Transition | null {
+  if (job.state !== "processing") return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
+  if (job.lease_token !== token) {
+    return refuse("lease_mismatch", `job "${job.id}" is held by another lease`);
+  }
+  return null;
+}
+
+function leaseEnd(now: Date, seconds: number): string {
+  return new Date(now.getTime() + seconds * 1000).toISOString();
+}

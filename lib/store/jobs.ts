@@ -1,0 +1,194 @@
+/**
+ * Job records and their indexes: reading, inserting, and writing one state change as one
+ * atomic commit (record + indexes + counters), checked by versionstamp.
+ * @module
+ */
+import type { Attempt, Job, JobState } from "../job.ts";
+import {
+  attemptKey,
+  attemptPrefix,
+  BY_SEQ_PREFIX,
+  byStatePrefix,
+  jobCounterKeys,
+  jobIndexKeys,
+  jobKey,
+  queueKey,
+} from "./keys.ts";
+
+/** A job with the versionstamp it was read at. */
+export interface JobEntry {
+  job: Job;
+  versionstamp: string;
+}
+
+const ONE = 1n;
+const MINUS_ONE = (1n << 64n) - 1n; // sum() wraps modulo 2^64: adding this subtracts one
+const KV_GET_MANY_MAX = 10;
+
+/** Reads one job, or null when there is no job with that id. */
+export async function jobGet(kv: Deno.Kv, id: string): Promise<JobEntry | null> {
+  const entry = await kv.get<Job>(jobKey(id));
+  return entry.value === null ? null : { job: entry.value, versionstamp: entry.versionstamp! };
+}
+
+/** Reads many jobs by id, in order, skipping ids that no longer exist. */
+export async function jobGetMany(kv: Deno.Kv, ids: string[]): Promise<JobEntry[]> {
+  const batches: Promise<Deno.KvEntryMaybe<Job>[]>[] = [];
+  for (let i = 0; i < ids.length; i += KV_GET_MANY_MAX) {
+    batches.push(kv.getMany<Job[]>(ids.slice(i, i + KV_GET_MANY_MAX).map(jobKey)));
+  }
+  const out: JobEntry[] = [];
+  for (const batch of await Promise.all(batches)) {
+    for (const entry of batch) {
+      if (entry.value !== null) out.push({ job: entry.value, versionstamp: entry.versionstamp! });
+    }
+  }
+  return out;
+}
+
+/**
+ * Adds to `op` the mutations that turn `before` into `after`: the record, the index keys
+ * that appear or disappear, and the counters. `before` null inserts; `after` null deletes.
+ */
+export function addJobChange(op: Deno.AtomicOperation, before: Job | null, after: Job | null) {
+  const id = (after ?? before)!.id;
+  if (after) op.set(jobKey(id), after);
+  else op.delete(jobKey(id));
+  const oldKeys = before ? jobIndexKeys(before) : [];
+  const newKeys = after ? jobIndexKeys(after) : [];
+  const newSet = new Set(newKeys.map(keyText));
+  const oldSet = new Set(oldKeys.map(keyText));
+  for (const key of oldKeys) if (!newSet.has(keyText(key))) op.delete(key);
+  for (const key of newKeys) if (!oldSet.has(keyText(key))) op.set(key, id);
+  const oldCounters = before ? jobCounterKeys(before) : [];
+  const newCounters = after ? jobCounterKeys(after) : [];
+  const newCounterSet = new Set(newCounters.map(keyText));
+  const oldCounterSet = new Set(oldCounters.map(keyText));
+  for (const key of oldCounters) {
+    if (!newCounterSet.has(keyText(key))) op.sum(key, MINUS_ONE);
+  }
+  for (const key of newCounters) {
+    if (!oldCounterSet.has(keyText(key))) op.sum(key, ONE);
+  }
+}
+
+/** Extra writes that go in the same commit as a state change (an attempt record, say). */
+export interface ChangeExtras {
+  attempt?: Attempt;
+  /** Further mutations for the same commit. */
+  more?: (op: Deno.AtomicOperation) => void;
+}
+
+/**
+ * Commits one state change of a job: checks that the record is still at `before`'s
+ * versionstamp and writes record, indexes, counters and extras together.
+ * Returns false when someone else changed the job first.
+ */
+export async function jobCommitChange(
+  kv: Deno.Kv,
+  before: JobEntry,
+  after: Job | null,
+  extras: ChangeExtras = {},
+): Promise<Deno.KvCommitResult | null> {
+  const op = kv.atomic().check({ key: jobKey(before.job.id), versionstamp: before.versionstamp });
+  addJobChange(op, before.job, after);
+  if (extras.attempt) {
+    op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
+  }
+  extras.more?.(op);
+  const result = await op.commit();
+  return result.ok ? result : null;
+}
+
+/** How many new jobs go in one commit (KV allows at most 100 checks per commit). */
+export const INSERT_BATCH = 100;
+
+/** The result of inserting a batch: the ids written, and the ids that already existed. */
+export interface InsertResult {
+  inserted: string[];
+  duplicates: string[];
+}
+
+/**
+ * Inserts new jobs, each checked to be absent, in commits of up to 100 jobs.
+ * A commit that fails because an id exists is split to find the duplicates; the rest are
+ * written. With `allOrNothing`, nothing is written when any id exists.
+ */
+export async function jobInsertMany(
+  kv: Deno.Kv,
+  jobs: Job[],
+  options: { allOrNothing?: boolean } = {},
+): Promise<InsertResult> {
+  const result: InsertResult = { inserted: [], duplicates: [] };
+  if (options.allOrNothing) {
+    const existing = await jobGetMany(kv, jobs.map((j) => j.id));
+    if (existing.length > 0) {
+      result.duplicates = existing.map((e) => e.job.id);
+      return result;
+    }
+  }
+  const seenQueues = new Set<string>();
+  for (let i = 0; i < jobs.length; i += INSERT_BATCH) {
+    const batch = jobs.slice(i, i + INSERT_BATCH);
+    const queues = new Set(batch.map((j) => j.queue).filter((q) => !seenQueues.has(q)));
+    if (await commitInsert(kv, batch, queues)) {
+      result.inserted.push(...batch.map((j) => j.id));
+      for (const q of queues) seenQueues.add(q);
+      continue;
+    }
+    for (const job of batch) {
+      if (await commitInsert(kv, [job], new Set([job.queue]))) result.inserted.push(job.id);
+      else result.duplicates.push(job.id);
+    }
+  }
+  return result;
+}
+
+async function commitInsert(kv: Deno.Kv, jobs: Job[], queues: Set<string>): Promise<boolean> {
+  const op = kv.atomic();
+  for (const job of jobs) {
+    op.check({ key: jobKey(job.id), versionstamp: null });
+    addJobChange(op, null, job);
+  }
+  for (const q of queues) op.set(queueKey(q), null);
+  return (await op.commit()).ok;
+}
+
+/** Ids in one state (or all), newest first, after an optional cursor id. */
+export async function jobListIds(
+  kv: Deno.Kv,
+  options: { state?: JobState; limit?: number; reverse?: boolean },
+): Promise<string[]> {
+  const prefix = options.state ? byStatePrefix(options.state) : BY_SEQ_PREFIX;
+  const ids: string[] = [];
+  for await (
+    const entry of kv.list<string>({ prefix }, {
+      reverse: options.reverse ?? true,
+      limit: options.limit,
+      batchSize: Math.min(options.limit ?? 500, 500),
+    })
+  ) {
+    ids.push(entry.value);
+  }
+  return ids;
+}
+
+/** Jobs in one state (or all), newest first. */
+export async function jobList(
+  kv: Deno.Kv,
+  options: { state?: JobState; limit?: number; reverse?: boolean },
+): Promise<Job[]> {
+  const ids = await jobListIds(kv, options);
+  return (await jobGetMany(kv, ids)).map((e) => e.job);
+}
+
+/** Every attempt of a job, first to last. */
+export async function attemptList(kv: Deno.Kv, id: string): Promise<Attempt[]> {
+  const out: Attempt[] = [];
+  for await (const entry of kv.list<Attempt>({ prefix: attemptPrefix(id) })) out.push(entry.value);
+  return out;
+}
+
+function keyText(key: Deno.KvKey): string {
+  return JSON.stringify(key, (_k, v) => typeof v === "bigint" ? `${v}n` : v);
+}

@@ -1,0 +1,108 @@
+/**
+ * Every Deno KV key queuectl uses, spelled in this one file, and the pure rule that says
+ * which index and counter keys a job record implies.
+ * @module
+ */
+import type { Job, JobState } from "../job.ts";
+
+/** The job record. */
+export const jobKey = (id: string): Deno.KvKey => ["job", id];
+/** Prefix of all job records. */
+export const JOB_PREFIX: Deno.KvKey = ["job"];
+
+/** Jobs in one state, oldest first by enqueue order (list in reverse for newest first). */
+export const byStateKey = (state: JobState, seq: number, id: string): Deno.KvKey => [
+  "by_state",
+  state,
+  seq,
+  id,
+];
+/** Prefix of the jobs in one state. */
+export const byStatePrefix = (state: JobState): Deno.KvKey => ["by_state", state];
+
+/** Every job by enqueue order. */
+export const bySeqKey = (seq: number, id: string): Deno.KvKey => ["by_seq", seq, id];
+/** Prefix of the enqueue-order index. */
+export const BY_SEQ_PREFIX: Deno.KvKey = ["by_seq"];
+
+/** Runnable jobs of a queue whose time has come, best first: priority (high first), then FIFO. */
+export const readyKey = (queue: string, priority: number, seq: number, id: string): Deno.KvKey => [
+  "ready",
+  queue,
+  0 - priority,
+  seq,
+  id,
+];
+/** Prefix of one queue's ready jobs. */
+export const readyPrefix = (queue: string): Deno.KvKey => ["ready", queue];
+
+/** Runnable jobs waiting for their `next_run_at` (delayed jobs and retries), soonest first. */
+export const scheduledKey = (runAtMs: number, id: string): Deno.KvKey => [
+  "scheduled",
+  runAtMs,
+  id,
+];
+/** Prefix of the scheduled index. */
+export const SCHEDULED_PREFIX: Deno.KvKey = ["scheduled"];
+
+/** Jobs being processed, by the time their lease runs out. */
+export const leaseKey = (expiresMs: number, id: string): Deno.KvKey => ["lease", expiresMs, id];
+/** Prefix of the lease index. */
+export const LEASE_PREFIX: Deno.KvKey = ["lease"];
+
+/** Count of jobs in a state (a Deno.KvU64 changed with `sum`). */
+export const countKey = (state: JobState): Deno.KvKey => ["count", state];
+/** Count of pending jobs whose time has not come yet. */
+export const SCHEDULED_COUNT_KEY: Deno.KvKey = ["count", "scheduled"];
+/** Count of one queue's jobs in a state, or `scheduled` (a Deno.KvU64). */
+export const queueCountKey = (queue: string, state: JobState | "scheduled"): Deno.KvKey => [
+  "queue_count",
+  queue,
+  state,
+];
+
+/** A queue name seen at enqueue time (value: null). */
+export const queueKey = (name: string): Deno.KvKey => ["queue", name];
+/** Prefix of the queue names. */
+export const QUEUE_PREFIX: Deno.KvKey = ["queue"];
+
+/** The record of one attempt of a job. */
+export const attemptKey = (id: string, attempt: number): Deno.KvKey => ["attempt", id, attempt];
+/** Prefix of a job's attempts. */
+export const attemptPrefix = (id: string): Deno.KvKey => ["attempt", id];
+
+/** A worker's record (heartbeat, current job, stop request). */
+export const workerKey = (id: string): Deno.KvKey => ["worker", id];
+/** Prefix of the worker records. */
+export const WORKER_PREFIX: Deno.KvKey = ["worker"];
+/** A request for one worker to stop (read by that worker on whatever host it runs). */
+export const workerStopKey = (id: string): Deno.KvKey => ["worker_stop", id];
+/** A request to cancel a job that is running (read by the worker running it). */
+export const cancelKey = (id: string): Deno.KvKey => ["cancel", id];
+
+/** A stored config value. */
+export const configKey = (key: string): Deno.KvKey => ["config", key];
+/** Prefix of the stored config. */
+export const CONFIG_PREFIX: Deno.KvKey = ["config"];
+
+/** The index keys a job record implies, as they must exist while the record is stored. */
+export function jobIndexKeys(job: Job): Deno.KvKey[] {
+  const keys: Deno.KvKey[] = [byStateKey(job.state, job.seq, job.id), bySeqKey(job.seq, job.id)];
+  if (job.state === "pending" || job.state === "failed") {
+    if (job.next_run_at === null) keys.push(readyKey(job.queue, job.priority, job.seq, job.id));
+    else keys.push(scheduledKey(Date.parse(job.next_run_at), job.id));
+  }
+  if (job.state === "processing" && job.lease_expires_at) {
+    keys.push(leaseKey(Date.parse(job.lease_expires_at), job.id));
+  }
+  return keys;
+}
+
+/** The counter keys a job record adds one to. */
+export function jobCounterKeys(job: Job): Deno.KvKey[] {
+  const keys = [countKey(job.state), queueCountKey(job.queue, job.state)];
+  if (job.state === "pending" && job.next_run_at !== null) {
+    keys.push(SCHEDULED_COUNT_KEY, queueCountKey(job.queue, "scheduled"));
+  }
+  return keys;
+}

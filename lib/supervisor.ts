@@ -1,0 +1,252 @@
+/**
+ * Starting and stopping worker processes: the worker command line with its narrow
+ * permissions, detached spawning, and graceful or forced stops on this and other hosts.
+ * @module
+ */
+import { dirname, ENV_VARS, type Paths } from "./paths.ts";
+import { childPids, isAlive, sendSignal } from "./process.ts";
+import { finish } from "./state_machine.ts";
+import type { Attempt } from "./job.ts";
+import { outcomeError } from "./job.ts";
+import { configLoad } from "./store/config.ts";
+import { jobCommitChange, jobGetMany, jobListIds } from "./store/jobs.ts";
+import { workerList, type WorkerRecord, workerRemove, workerRequestStop } from "./store/workers.ts";
+import { backoffOf } from "./worker.ts";
+
+/** How this program is running: what a worker process must be started from. */
+export interface LaunchContext {
+  /** True in a `deno compile` binary (`Deno.build.standalone`). */
+  standalone: boolean;
+  /** `Deno.execPath()`: the deno binary, or the compiled binary itself. */
+  execPath: string;
+  /** `Deno.mainModule`: a file: or http(s): URL of main.ts. */
+  mainModule: string;
+}
+
+/** What the worker process is asked to do. */
+export interface WorkerArgs {
+  paths: Paths;
+  /** The `--db` given to this command, passed on to the worker. */
+  dbOverride?: string;
+  workerId: string;
+  logFile: string;
+  concurrency: number;
+  queues: string[] | null;
+}
+
+/** The permissions a worker runs with under `deno run`: only what it needs. */
+export function workerPermissionFlags(paths: Paths): string[] {
+  const dirs = [...new Set([paths.dataDir, dirname(paths.dbPath)])].join(",");
+  return [
+    `--allow-read=${dirs}`,
+    `--allow-write=${dirs}`,
+    "--allow-run=sh",
+    `--allow-env=${ENV_VARS.join(",")}`,
+    "--allow-sys=hostname",
+  ];
+}
+
+/**
+ * The command line that starts one worker process. A compiled binary runs itself (its
+ * permissions were fixed at compile time); under `deno run` it is the deno binary with
+ * `run`, the worker's narrow permission flags and the main module.
+ */
+export function workerCommandLine(launch: LaunchContext, worker: WorkerArgs): string[] {
+  const tail = [
+    "worker",
+    "run",
+    "--worker-id",
+    worker.workerId,
+    "--log-file",
+    worker.logFile,
+    "--concurrency",
+    String(worker.concurrency),
+    ...(worker.dbOverride ? ["--db", worker.dbOverride] : []),
+    ...(worker.queues ? ["--queue", worker.queues.join(",")] : []),
+  ];
+  if (launch.standalone) return [launch.execPath, ...tail];
+  const remote = /^https?:/.test(launch.mainModule);
+  const importFlag = remote ? [`--allow-import=${new URL(launch.mainModule).host}`] : [];
+  return [
+    launch.execPath,
+    "run",
+    "--no-config",
+    "--unstable-kv",
+    "--no-prompt",
+    ...importFlag,
+    ...workerPermissionFlags(worker.paths),
+    launch.mainModule,
+    ...tail,
+  ];
+}
+
+/** A new worker id. */
+export function newWorkerId(): string {
+  return "w-" + crypto.randomUUID().slice(0, 8);
+}
+
+/** Starts worker processes detached from this one; returns once each has registered. */
+export async function spawnWorkers(
+  kv: Deno.Kv,
+  launch: LaunchContext,
+  options: Omit<WorkerArgs, "workerId" | "logFile"> & { count: number; timeoutMs?: number },
+): Promise<{ id: string; pid: number; logFile: string }[]> {
+  const workerLogDir = `${options.paths.dataDir}/workers`;
+  await Deno.mkdir(workerLogDir, { recursive: true, mode: 0o700 });
+  const started: {
+    id: string;
+    pid: number;
+    logFile: string;
+    exited: Promise<Deno.CommandStatus>;
+  }[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const workerId = newWorkerId();
+    const logFile = `${workerLogDir}/${workerId}.log`;
+    const [cmd, ...args] = workerCommandLine(launch, { ...options, workerId, logFile });
+    const child = new Deno.Command(cmd, {
+      args,
+      cwd: options.paths.dataDir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+      env: { QUEUECTL_HOME: options.paths.dataDir },
+    }).spawn();
+    started.push({ id: workerId, pid: child.pid, logFile, exited: child.status });
+    child.unref();
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 15000);
+  const waiting = new Set(started.map((s) => s.id));
+  const failed: string[] = [];
+  for (const s of started) {
+    s.exited.then((status) => {
+      if (waiting.has(s.id)) failed.push(`${s.id} (pid ${s.pid}) exited with ${status.code}`);
+    });
+  }
+  while (waiting.size > 0 && failed.length === 0 && Date.now() < deadline) {
+    const records = await workerList(kv);
+    for (const r of records) waiting.delete(r.id);
+    if (waiting.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+  if (failed.length > 0 || waiting.size > 0) {
+    const which = failed.length > 0
+      ? failed.join(", ")
+      : `${[...waiting].join(", ")} did not start`;
+    throw new Error(`Worker failed to start: ${which}; see ${workerLogDir}`);
+  }
+  return started.map(({ id, pid, logFile }) => ({ id, pid, logFile }));
+}
+
+/** Ages after which a worker with no heartbeat is taken for gone. */
+export const STALE_AFTER_MS = 30_000;
+
+/** Reports whether a worker record is stale: its process is gone, or it stopped beating. */
+export function isStale(record: WorkerRecord, host: string, now: Date): boolean {
+  if (record.host === host && isAlive(record.pid) === false) return true;
+  return now.getTime() - Date.parse(record.heartbeat_at) > STALE_AFTER_MS;
+}
+
+/** Removes records of workers that are gone; returns the live ones. */
+export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerRecord[]> {
+  const live: WorkerRecord[] = [];
+  const now = new Date();
+  for (const record of await workerList(kv)) {
+    if (isStale(record, host, now)) await workerRemove(kv, record.id);
+    else live.push(record);
+  }
+  return live;
+}
+
+/** How one worker's stop ended. */
+export type StopOutcome =
+  | { kind: "stopped" }
+  | { kind: "killed"; requeued: string[] }
+  | { kind: "requested" };
+
+/** Stops every live worker: gracefully, then by force after `timeoutSeconds` (or at once). */
+export async function stopWorkers(
+  kv: Deno.Kv,
+  options: { host: string; timeoutSeconds: number | null; force: boolean; wait: boolean },
+): Promise<{ worker: WorkerRecord; outcome: StopOutcome }[]> {
+  const workers = await workerListLive(kv, options.host);
+  const results = new Map<string, StopOutcome>();
+  const requestedAt = new Date().toISOString();
+  for (const w of workers) {
+    await workerRequestStop(kv, w.id, { requested_at: requestedAt, force: options.force });
+    if (w.host === options.host && !options.force) await sendSignal(w.pid, "SIGTERM");
+  }
+  if (options.force) {
+    for (const w of workers.filter((w) => w.host === options.host)) {
+      results.set(w.id, await killWorker(kv, w));
+    }
+  }
+  const deadline = options.timeoutSeconds === null
+    ? Infinity
+    : Date.now() + options.timeoutSeconds * 1000;
+  const pending = () => workers.filter((w) => !results.has(w.id));
+  while (options.wait && pending().length > 0 && Date.now() < deadline) {
+    const remaining = new Set((await workerList(kv)).map((r) => r.id));
+    for (const w of pending()) {
+      if (!remaining.has(w.id) || (w.host === options.host && isAlive(w.pid) === false)) {
+        results.set(w.id, { kind: "stopped" });
+      }
+    }
+    if (pending().length > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const w of pending()) {
+    if (w.host === options.host && Date.now() >= deadline) {
+      results.set(w.id, await killWorker(kv, w));
+    } else {
+      if (Date.now() >= deadline) {
+        await workerRequestStop(kv, w.id, { requested_at: requestedAt, force: true });
+      }
+      results.set(w.id, { kind: "requested" });
+    }
+  }
+  return workers.map((worker) => ({ worker, outcome: results.get(worker.id)! }));
+}
+
+/** Kills a worker on this host and its jobs' process groups, and puts its jobs back at once. */
+async function killWorker(kv: Deno.Kv, worker: WorkerRecord): Promise<StopOutcome> {
+  const children = await childPids(worker.pid);
+  await sendSignal(worker.pid, "SIGKILL");
+  for (const pid of children) await sendSignal(-pid, "SIGKILL");
+  const requeued = await requeueJobsOf(kv, worker);
+  await workerRemove(kv, worker.id);
+  return { kind: "killed", requeued };
+}
+
+/** Puts the jobs a worker held back to pending now (the interrupted run does not count). */
+export async function requeueJobsOf(kv: Deno.Kv, worker: WorkerRecord): Promise<string[]> {
+  const config = await configLoad(kv);
+  const ids = await jobListIds(kv, { state: "processing" });
+  const requeued: string[] = [];
+  for (const entry of await jobGetMany(kv, ids)) {
+    if (entry.job.worker_id !== worker.id) continue;
+    const now = new Date();
+    const outcome = { kind: "stopped" as const };
+    const next = finish(entry.job, {
+      now,
+      leaseToken: entry.job.lease_token!,
+      outcome,
+      backoff: backoffOf(config),
+    });
+    if (!next.ok) continue;
+    const started = entry.job.started_at ?? now.toISOString();
+    const attempt: Attempt = {
+      job_id: entry.job.id,
+      attempt: entry.job.attempts,
+      worker_id: worker.id,
+      host: worker.host,
+      started_at: started,
+      finished_at: now.toISOString(),
+      duration_ms: Math.max(0, now.getTime() - Date.parse(started)),
+      outcome,
+      exit_code: null,
+      error: outcomeError(outcome),
+      output_tail: "",
+    };
+    if (await jobCommitChange(kv, entry, next.job, { attempt })) requeued.push(entry.job.id);
+  }
+  return requeued;
+}

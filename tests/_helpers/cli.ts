@@ -1,0 +1,171 @@
+/**
+ * Test helpers: temp data dirs, running the real CLI as a subprocess, bounded waits, and
+ * processes that are always killed by pid.
+ * @module
+ */
+
+/** The repository root. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+/** main.ts of this checkout. */
+export const MAIN = `${ROOT}main.ts`;
+
+/** The permission flags the README gives for running the CLI. */
+export const CLI_FLAGS = [
+  "--unstable-kv",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run",
+  "--allow-env",
+  "--allow-sys=hostname",
+];
+
+/** How the CLI is started in tests: `deno run … main.ts`, or a compiled binary. */
+export function cliCommand(): string[] {
+  const binary = Deno.env.get("QUEUECTL_TEST_BINARY");
+  if (binary) return [binary];
+  return [Deno.execPath(), "run", "--quiet", ...CLI_FLAGS, MAIN];
+}
+
+/** A temporary data dir, removed by `cleanup()`. */
+export interface TempHome {
+  home: string;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+}
+
+/** Makes a temporary QUEUECTL_HOME. */
+export async function tempHome(): Promise<TempHome> {
+  const home = await Deno.makeTempDir({ prefix: "queuectl-test-" });
+  return {
+    home,
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1" },
+    cleanup: () => Deno.remove(home, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** What a CLI run printed and how it exited. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion. */
+export async function cli(
+  home: TempHome,
+  args: string[],
+  options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
+): Promise<CliResult> {
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    env: { ...home.env, ...options.env },
+    cwd: options.cwd ?? home.home,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs the CLI and parses its stdout as JSON, failing loudly on a non-zero exit. */
+export async function cliJson<T = unknown>(home: TempHome, args: string[]): Promise<T> {
+  const result = await cli(home, [...args, "--json"]);
+  if (result.code !== 0) {
+    throw new Error(`queuectl ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  }
+  return JSON.parse(result.stdout) as T;
+}
+
+/** A process started by a test; `kill()` signals it by pid and waits for it. */
+export interface Spawned {
+  pid: number;
+  child: Deno.ChildProcess;
+  kill(signal?: Deno.Signal): Promise<void>;
+}
+
+/** Starts the CLI in the background (a foreground worker, say). */
+export function cliSpawn(
+  home: TempHome,
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Spawned {
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    env: { ...home.env, ...options.env },
+    cwd: home.home,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let done = false;
+  const status = child.status.finally(() => done = true);
+  return {
+    pid: child.pid,
+    child,
+    async kill(signal: Deno.Signal = "SIGKILL") {
+      if (!done) {
+        try {
+          Deno.kill(child.pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+      await status;
+    },
+  };
+}
+
+/** Kills a process by pid if it still exists (workers started detached by `worker start`). */
+export function killPid(pid: number, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Reports whether a process exists (and is not a zombie). */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until `cond` holds, polling; throws with `what` after `timeoutMs`. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  options: { timeoutMs: number; intervalMs?: number; what?: string },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  while (true) {
+    if (await cond()) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Timed out after ${options.timeoutMs}ms waiting for ${options.what ?? "condition"}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}
+
+/** Kills every pid listed by `worker status --json` (a safety net for `finally`). */
+export async function killWorkers(home: TempHome): Promise<void> {
+  try {
+    const result = await cli(home, ["worker", "status", "--json"]);
+    for (const w of JSON.parse(result.stdout) as { pid: number }[]) killPid(w.pid);
+  } catch {
+    // nothing to clean
+  }
+}
