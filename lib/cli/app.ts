@@ -156,6 +156,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   program
     .command("status")
     .description("job counts per state and the live workers")
+    .option("-w, --watch", "redraw every second on a terminal (Ctrl-C quits)")
     .option("--json", "print as JSON")
     .action(act(async (p, cmd) => {
       const { statusAction } = await import("./status.ts");
@@ -167,12 +168,16 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .description("list jobs, newest first")
     .option("-s, --state <state>", "only jobs in this state")
     .option("-l, --limit <n>", "at most this many (default 50)")
+    .option("--sort <field>", "created (newest first, default), updated or priority")
+    .option("--priority <n>", "only jobs with this priority")
+    .option("--command <text>", "only jobs whose command contains this text")
     .option("--json", "print as JSON")
     .addHelpText(
       "after",
       examples([
         "queuectl list",
         "queuectl list --state pending --limit 20",
+        "queuectl list --state failed --command curl",
         "queuectl list --json",
       ]) +
         "\nStates: pending, processing, completed, failed (waiting to retry), dead (DLQ), cancelled.\n",
@@ -198,6 +203,59 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .action(act(async (p, cmd, id: string) => {
       const { cancelAction } = await import("./dlq.ts");
       return await cancelAction(ctx, p, id, opts(cmd));
+    }));
+
+  program
+    .command("logs")
+    .description("print the output of a job's latest (or given) attempt")
+    .argument("<id>", "job id")
+    .option("-a, --attempt <n>", "which attempt (default: the latest)")
+    .option("-f, --follow", "stream the output while the job runs; end when it ends")
+    .option("--stderr", "standard error instead of standard output")
+    .addHelpText("after", examples(["queuectl logs job1", "queuectl logs job1 --follow"]))
+    .action(act(async (p, cmd, id: string) => {
+      const { logsAction } = await import("./logs.ts");
+      return await logsAction(ctx, p, id, opts(cmd));
+    }));
+  program
+    .command("wait")
+    .description("wait until jobs finish: exit 0 if all completed, 1 otherwise")
+    .argument("<id...>", "job ids")
+    .option("--timeout <seconds>", "give up (exit 1) after this long")
+    .option("--json", "print the final states as JSON")
+    .addHelpText("after", examples(["id=$(queuectl enqueue 'make test') && queuectl wait $id"]))
+    .action(act(async (p, cmd, ids: string[]) => {
+      const { waitAction } = await import("./wait.ts");
+      return await waitAction(ctx, p, ids, opts(cmd));
+    }));
+  program
+    .command("stats")
+    .description("throughput, success rate, run and wait times, top failing commands")
+    .option("--since <duration>", "window: 30m, 1h (default), 1d")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { statsAction } = await import("./stats.ts");
+      return await statsAction(ctx, p, opts(cmd));
+    }));
+  program
+    .command("purge")
+    .description("delete finished jobs with their attempts and logs")
+    .option("--completed", "purge completed jobs")
+    .option("--dead", "purge dead jobs")
+    .option("--cancelled", "purge cancelled jobs")
+    .option("--older-than <duration>", "only those finished longer ago than this (default 0)")
+    .option("--json", "print the removed ids as JSON")
+    .addHelpText("after", examples(["queuectl purge --completed --older-than 7d"]))
+    .action(act(async (p, cmd) => {
+      const { purgeAction } = await import("./purge.ts");
+      return await purgeAction(ctx, p, opts(cmd));
+    }));
+  program
+    .command("shell")
+    .description("an interactive prompt for queuectl commands (history, Tab completion)")
+    .action(act(async (p) => {
+      const { shellAction } = await import("./shell.ts");
+      return await shellAction(ctx, p, commandTree(program), (args) => runCli(ctx, args));
     }));
 
   const dlq = program.command("dlq").description("the dead letter queue: jobs out of retries");
@@ -275,7 +333,9 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
 
   if (argv.length === 0) {
     ctx.err(
-      "Missing command: expected one of enqueue, worker, status, list, show, cancel, dlq, config (see queuectl --help)\n",
+      `Missing command: expected one of ${
+        commandTree(program).map((c) => c.name).join(", ")
+      } (see queuectl --help)\n`,
     );
     return EXIT_USAGE;
   }
@@ -292,6 +352,14 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     ctx.err(line + "\n");
     return code;
   }
+}
+
+/** The command names and their subcommand names, as plain data (shell, completions). */
+export function commandTree(program: Command): { name: string; subcommands: string[] }[] {
+  return program.commands.map((c) => ({
+    name: c.name(),
+    subcommands: c.commands.map((s) => s.name()),
+  }));
 }
 
 function hidden(flags: string) {

@@ -11,6 +11,8 @@ import type { LaunchContext } from "../supervisor.ts";
 export interface CliContext {
   env: (name: string) => string | undefined;
   out: (text: string) => void;
+  /** Raw bytes to stdout (job output may be binary). */
+  outBytes: (bytes: Uint8Array) => void;
   err: (text: string) => void;
   stdoutIsTty: () => boolean;
   readStdin: () => Promise<string>;
@@ -26,6 +28,7 @@ export function processContext(): CliContext {
   return {
     env: (name) => Deno.env.get(name),
     out: (text) => writeAllSync(Deno.stdout, encoder.encode(text)),
+    outBytes: (bytes) => writeAllSync(Deno.stdout, bytes),
     err: (text) => writeAllSync(Deno.stderr, encoder.encode(text)),
     stdoutIsTty: () => Deno.stdout.isTerminal(),
     readStdin: async () => await new Response(Deno.stdin.readable).text(),

@@ -6,10 +6,10 @@
 import { UsageError } from "../errors.ts";
 import type { Job } from "../job.ts";
 import type { Paths } from "../paths.ts";
-import { jobLogDir } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { cancel, retryFromDlq, type Transition } from "../state_machine.ts";
-import { attemptPrefix, cancelKey } from "../store/keys.ts";
+import { cancelKey } from "../store/keys.ts";
+import { jobRemove } from "../store/purge.ts";
 import { jobCommitChange, type JobEntry, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
@@ -103,24 +103,10 @@ export async function dlqRemoveAction(
   const one = target("remove", id, options.all);
   const done = await withStore(
     paths,
-    (kv) => applyToDlq(kv, one, async (entry) => await removeJob(kv, paths, entry)),
+    (kv) => applyToDlq(kv, one, async (entry) => await jobRemove(kv, paths, entry)),
   );
   report(ctx, done, "Removed", options.json);
   return 0;
-}
-
-/** Deletes a job, its indexes, counters and attempts in one commit, then its log files. */
-export async function removeJob(kv: Deno.Kv, paths: Paths, entry: JobEntry): Promise<boolean> {
-  const attemptKeys: Deno.KvKey[] = [];
-  for await (const a of kv.list({ prefix: attemptPrefix(entry.job.id) })) attemptKeys.push(a.key);
-  const ok = await jobCommitChange(kv, entry, null, {
-    more: (op) => {
-      for (const key of attemptKeys) op.delete(key);
-    },
-  });
-  if (!ok) return false;
-  await Deno.remove(jobLogDir(paths.logDir, entry.job.id), { recursive: true }).catch(() => {});
-  return true;
 }
 
 function report(ctx: CliContext, ids: string[], verb: string, json?: boolean) {

@@ -3,13 +3,15 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Job, JOB_STATES } from "../job.ts";
+import { type Job, JOB_STATES, type JobState } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { attemptList, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
+import { BY_SEQ_PREFIX, byStatePrefix } from "../store/keys.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { configLoad } from "../store/config.ts";
 import { rescue } from "../store/rescue.ts";
+import { statsRead } from "../store/stats.ts";
 import { workerListLive } from "../supervisor.ts";
 import { backoffOf } from "../worker.ts";
 import { renderTable } from "../output/table.ts";
@@ -72,23 +74,58 @@ async function settle(kv: Deno.Kv): Promise<void> {
   await rescue(kv, { now: new Date(), backoff: backoffOf(await configLoad(kv)) });
 }
 
-/** `status`: counts per state and the live workers. */
+/** `status`: counts per state and the live workers; `--watch` redraws every second on a TTY. */
 export async function statusAction(
   ctx: CliContext,
   paths: Paths,
-  options: { json?: boolean; color?: boolean },
+  options: { json?: boolean; color?: boolean; watch?: boolean },
 ): Promise<number> {
-  const { counts, workers } = await withStore(paths, async (kv) => {
-    await settle(kv);
-    return { counts: await countsGet(kv), workers: await workersView(kv, ctx.hostname()) };
-  });
+  const read = () =>
+    withStore(paths, async (kv) => {
+      await settle(kv);
+      const now = new Date();
+      const recent = await statsRead(kv, { since: new Date(now.getTime() - 5 * 60_000), now });
+      return {
+        counts: await countsGet(kv),
+        workers: await workersView(kv, ctx.hostname()),
+        throughput: recent.completed_per_minute,
+      };
+    });
   if (options.json) {
+    const { counts, workers } = await read();
     ctx.out(toJson({ counts, workers }));
     return 0;
   }
-  ctx.out(describeCounts(counts));
-  ctx.out(`\nWorkers: ${workers.length}\n`);
-  if (workers.length > 0) ctx.out(await describeWorkers(ctx, workers, options.color));
+  const render = async () => {
+    const { counts, workers, throughput } = await read();
+    let text = describeCounts(counts);
+    text += `\nThroughput: ${throughput} jobs/min (last 5 minutes)\n`;
+    text += `\nWorkers: ${workers.length}\n`;
+    if (workers.length > 0) text += await describeWorkers(ctx, workers, options.color);
+    return text;
+  };
+  if (!options.watch || !ctx.stdoutIsTty()) {
+    ctx.out(await render());
+    return 0;
+  }
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    while (!stop.signal.aborted) {
+      const text = await render();
+      ctx.out(`\x1b[H\x1b[2J${new Date().toISOString()}  (Ctrl-C to quit)\n\n${text}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        stop.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+  }
   return 0;
 }
 
@@ -106,8 +143,37 @@ function describeCounts(counts: Counts): string {
 export interface ListOptions {
   state?: string;
   limit?: string;
+  sort?: string;
+  priority?: string;
+  command?: string;
   json?: boolean;
   color?: boolean;
+}
+
+const SORTS = ["created", "updated", "priority"] as const;
+type Sort = typeof SORTS[number];
+
+/** Reads jobs newest first, keeping those that pass `keep`, until `limit` are found. */
+async function scanJobs(
+  kv: Deno.Kv,
+  state: JobState | undefined,
+  limit: number,
+  keep: (job: Job) => boolean,
+): Promise<Job[]> {
+  const prefix = state ? byStatePrefix(state) : BY_SEQ_PREFIX;
+  const found: Job[] = [];
+  let batch: string[] = [];
+  const flush = async () => {
+    for (const e of await jobGetMany(kv, batch)) if (keep(e.job)) found.push(e.job);
+    batch = [];
+  };
+  for await (const entry of kv.list<string>({ prefix }, { reverse: true, batchSize: 500 })) {
+    batch.push(entry.value);
+    if (batch.length === 100) await flush();
+    if (found.length >= limit) break;
+  }
+  await flush();
+  return found.slice(0, limit);
 }
 
 /** `list`: jobs newest first, optionally in one state. */
@@ -118,11 +184,40 @@ export async function listAction(
 ): Promise<number> {
   const state = options.state ? parseStateOption(options.state) : undefined;
   const limit = parseIntOption(options.limit ?? "50", "--limit", { min: 1, max: 1_000_000 });
+  const sort = (options.sort ?? "created") as Sort;
+  if (!SORTS.includes(sort)) {
+    throw new UsageError(`Unknown sort "${options.sort}": expected one of ${SORTS.join(", ")}`);
+  }
+  const priority = options.priority === undefined
+    ? undefined
+    : parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
+  const needle = options.command;
+  const filtered = priority !== undefined || needle !== undefined || sort !== "created";
   const { jobs, total } = await withStore(paths, async (kv) => {
     await settle(kv);
-    const jobs = (await jobGetMany(kv, await jobListIds(kv, { state, limit }))).map((e) => e.job);
+    let jobs: Job[];
+    if (!filtered) {
+      jobs = (await jobGetMany(kv, await jobListIds(kv, { state, limit }))).map((e) => e.job);
+    } else {
+      // Filters and other sorts read the chosen state's index (or every job) newest first.
+      jobs = await scanJobs(
+        kv,
+        state,
+        sort === "created" ? limit : Infinity,
+        (j) =>
+          (priority === undefined || j.priority === priority) &&
+          (needle === undefined || j.command.includes(needle)),
+      );
+      if (sort === "updated") jobs.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
+      if (sort === "priority") jobs.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      jobs = jobs.slice(0, limit);
+    }
     const counts = await countsGet(kv);
-    const total = state ? counts[state] : JOB_STATES.reduce((n, s) => n + counts[s], 0);
+    const total = filtered
+      ? jobs.length
+      : state
+      ? counts[state]
+      : JOB_STATES.reduce((n, s) => n + counts[s], 0);
     return { jobs, total };
   });
   if (options.json) {

@@ -14,6 +14,7 @@ import {
   jobKey,
   queueKey,
 } from "./keys.ts";
+import { addStats } from "./stats.ts";
 
 /** A job with the versionstamp it was read at. */
 export interface JobEntry {
@@ -92,6 +93,7 @@ export async function jobCommitChange(
 ): Promise<Deno.KvCommitResult | null> {
   const op = kv.atomic().check({ key: jobKey(before.job.id), versionstamp: before.versionstamp });
   addJobChange(op, before.job, after);
+  addStats(op, before.job, after, extras.attempt);
   if (extras.attempt) {
     op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
   }
@@ -103,6 +105,13 @@ export async function jobCommitChange(
 /** How many new jobs go in one commit (KV allows at most 100 checks per commit). */
 export const INSERT_BATCH = 100;
 
+/**
+ * What one commit may carry, a little under Deno KV's limits (1000 mutations, 80 KiB of
+ * keys, 800 KiB of keys and values): large commands or long ids fill a commit before
+ * INSERT_BATCH jobs do.
+ */
+const COMMIT_BUDGET = { mutations: 900, keyBytes: 60_000, bytes: 600_000 };
+
 /** The result of inserting a batch: the ids written, and the ids that already existed. */
 export interface InsertResult {
   inserted: string[];
@@ -110,9 +119,11 @@ export interface InsertResult {
 }
 
 /**
- * Inserts new jobs, each checked to be absent, in commits of up to 100 jobs.
- * A commit that fails because an id exists is split to find the duplicates; the rest are
- * written. With `allOrNothing`, nothing is written when any id exists.
+ * Inserts new jobs, each checked to be absent, in commits of up to 100 jobs (fewer when
+ * they are large). A commit that fails because an id exists is split to find the
+ * duplicates; the rest are written. An id repeated in `jobs` is written once and its
+ * repeats reported as duplicates. With `allOrNothing`, nothing is written when any id
+ * exists.
  */
 export async function jobInsertMany(
   kv: Deno.Kv,
@@ -127,9 +138,15 @@ export async function jobInsertMany(
       return result;
     }
   }
+  const unique: Job[] = [];
+  const seenIds = new Set<string>();
+  for (const job of jobs) {
+    if (seenIds.has(job.id)) result.duplicates.push(job.id);
+    else unique.push(job);
+    seenIds.add(job.id);
+  }
   const seenQueues = new Set<string>();
-  for (let i = 0; i < jobs.length; i += INSERT_BATCH) {
-    const batch = jobs.slice(i, i + INSERT_BATCH);
+  for (const batch of insertBatches(unique)) {
     const queues = new Set(batch.map((j) => j.queue).filter((q) => !seenQueues.has(q)));
     if (await commitInsert(kv, batch, queues)) {
       result.inserted.push(...batch.map((j) => j.id));
@@ -142,6 +159,52 @@ export async function jobInsertMany(
     }
   }
   return result;
+}
+
+/** Splits jobs into commits that stay within INSERT_BATCH and COMMIT_BUDGET. */
+function insertBatches(jobs: Job[]): Job[][] {
+  const batches: Job[][] = [];
+  let batch: Job[] = [];
+  let used = { mutations: 0, keyBytes: 0, bytes: 0 };
+  for (const job of jobs) {
+    const cost = insertCost(job);
+    const full = batch.length >= INSERT_BATCH ||
+      used.mutations + cost.mutations > COMMIT_BUDGET.mutations ||
+      used.keyBytes + cost.keyBytes > COMMIT_BUDGET.keyBytes ||
+      used.bytes + cost.bytes > COMMIT_BUDGET.bytes;
+    if (full && batch.length > 0) {
+      batches.push(batch);
+      batch = [];
+      used = { mutations: 0, keyBytes: 0, bytes: 0 };
+    }
+    batch.push(job);
+    used.mutations += cost.mutations;
+    used.keyBytes += cost.keyBytes;
+    used.bytes += cost.bytes;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** An upper estimate of what inserting one job adds to a commit. */
+function insertCost(job: Job): { mutations: number; keyBytes: number; bytes: number } {
+  const keys = [jobKey(job.id), queueKey(job.queue), ...jobIndexKeys(job), ...jobCounterKeys(job)];
+  // The job key counts twice: once checked, once written.
+  const keyBytes = keys.reduce((n, k) => n + keySize(k), keySize(keys[0]));
+  // Values: the record (strings at up to 2 bytes a char), the ids held by the index keys.
+  const valueBytes = 2 * JSON.stringify(job).length + 64 + keys.length * (job.id.length + 16);
+  return { mutations: keys.length, keyBytes, bytes: keyBytes + valueBytes };
+}
+
+/** The encoded size of a key, rounded up: strings are tagged and terminated, numbers 9 bytes. */
+function keySize(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) {
+    if (typeof part === "string") n += 2 + 2 * part.length;
+    else if (part instanceof Uint8Array) n += 2 + 2 * part.length;
+    else n += 10;
+  }
+  return n;
 }
 
 async function commitInsert(kv: Deno.Kv, jobs: Job[], queues: Set<string>): Promise<boolean> {

@@ -85,6 +85,27 @@ export const configKey = (key: string): Deno.KvKey => ["config", key];
 /** Prefix of the stored config. */
 export const CONFIG_PREFIX: Deno.KvKey = ["config"];
 
+/** A statistics counter of one minute (`minuteMs` floored to the minute). */
+export const statsMinuteKey = (minuteMs: number, field: string): Deno.KvKey => [
+  "stats_minute",
+  minuteMs,
+  field,
+];
+/** Prefix of the per-minute statistics. */
+export const STATS_MINUTE_PREFIX: Deno.KvKey = ["stats_minute"];
+/** A statistics counter over the store's whole life (for Prometheus counters). */
+export const statsTotalKey = (field: string): Deno.KvKey => ["stats_total", field];
+/** Prefix of the lifetime statistics. */
+export const STATS_TOTAL_PREFIX: Deno.KvKey = ["stats_total"];
+/** Failed attempts of one command within one hour. */
+export const statsFailKey = (hourMs: number, command: string): Deno.KvKey => [
+  "stats_fail",
+  hourMs,
+  command,
+];
+/** Prefix of the failing-command counters. */
+export const STATS_FAIL_PREFIX: Deno.KvKey = ["stats_fail"];
+
 /** The index keys a job record implies, as they must exist while the record is stored. */
 export function jobIndexKeys(job: Job): Deno.KvKey[] {
   const keys: Deno.KvKey[] = [byStateKey(job.state, job.seq, job.id), bySeqKey(job.seq, job.id)];

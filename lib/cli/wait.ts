@@ -1,0 +1,50 @@
+/**
+ * `queuectl wait <id>...`: block until the jobs are finished, for scripts and CI.
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+import { FINAL_STATES } from "../job.ts";
+import { validateJobId } from "../job_spec.ts";
+import type { Paths } from "../paths.ts";
+import { jobGetMany } from "../store/jobs.ts";
+import { toJson } from "../output/text.ts";
+import { type CliContext, withStore } from "./context.ts";
+import { parseNumberOption } from "./args.ts";
+
+const POLL_MS = 100;
+
+/** Waits for every job to reach a final state; 0 if all completed, else 1. */
+export async function waitAction(
+  ctx: CliContext,
+  paths: Paths,
+  ids: string[],
+  options: { timeout?: string; json?: boolean },
+): Promise<number> {
+  if (ids.length === 0) {
+    throw new UsageError("Missing job id: expected one or more ids to wait for");
+  }
+  ids.forEach(validateJobId);
+  const timeout = options.timeout === undefined
+    ? null
+    : parseNumberOption(options.timeout, "--timeout", 0);
+  const deadline = timeout === null ? Infinity : Date.now() + timeout * 1000;
+  const result = await withStore(paths, async (kv) => {
+    while (true) {
+      const entries = await jobGetMany(kv, ids);
+      if (entries.length < ids.length) {
+        const found = new Set(entries.map((e) => e.job.id));
+        throw new UsageError(`No job with id "${ids.find((id) => !found.has(id))}"`);
+      }
+      const done = entries.every((e) => FINAL_STATES.includes(e.job.state));
+      if (done || Date.now() >= deadline) return { done, jobs: entries.map((e) => e.job) };
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  });
+  const states = result.jobs.map((j) => ({ id: j.id, state: j.state }));
+  if (options.json) ctx.out(toJson({ finished: result.done, jobs: states }));
+  else {
+    for (const s of states) ctx.out(`${s.id} ${s.state}\n`);
+    if (!result.done) ctx.err(`Timed out after ${timeout}s: not every job has finished\n`);
+  }
+  return result.done && result.jobs.every((j) => j.state === "completed") ? 0 : 1;
+}

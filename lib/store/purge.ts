@@ -1,0 +1,48 @@
+/**
+ * Removing finished jobs: one job with its indexes, counters and attempts in one commit,
+ * then its log files; and purging finished jobs older than a cutoff in small batches.
+ * @module
+ */
+import type { JobState } from "../job.ts";
+import { jobLogDir, type Paths } from "../paths.ts";
+import { jobCommitChange, type JobEntry, jobGetMany, jobListIds } from "./jobs.ts";
+import { attemptPrefix } from "./keys.ts";
+
+/** Deletes a job, its indexes, counters and attempts in one commit, then its log files. */
+export async function jobRemove(kv: Deno.Kv, paths: Paths, entry: JobEntry): Promise<boolean> {
+  const attemptKeys: Deno.KvKey[] = [];
+  for await (const a of kv.list({ prefix: attemptPrefix(entry.job.id) })) attemptKeys.push(a.key);
+  const ok = await jobCommitChange(kv, entry, null, {
+    more: (op) => {
+      for (const key of attemptKeys) op.delete(key);
+    },
+  });
+  if (!ok) return false;
+  await Deno.remove(jobLogDir(paths.logDir, entry.job.id), { recursive: true }).catch(() => {});
+  return true;
+}
+
+/**
+ * Removes jobs in `states` that finished before `olderThan`, oldest first by enqueue
+ * order, reading at most `scan` index entries per state. Returns the removed ids.
+ */
+export async function purgeFinished(
+  kv: Deno.Kv,
+  paths: Paths,
+  options: { states: JobState[]; olderThan: Date; scan?: number },
+): Promise<string[]> {
+  const removed: string[] = [];
+  const cutoff = options.olderThan.getTime();
+  for (const state of options.states) {
+    const ids = await jobListIds(kv, { state, limit: options.scan, reverse: false });
+    for (let i = 0; i < ids.length; i += 50) {
+      for (const entry of await jobGetMany(kv, ids.slice(i, i + 50))) {
+        const finished = Date.parse(entry.job.finished_at ?? entry.job.updated_at);
+        if (entry.job.state === state && finished < cutoff && await jobRemove(kv, paths, entry)) {
+          removed.push(entry.job.id);
+        }
+      }
+    }
+  }
+  return removed;
+}
