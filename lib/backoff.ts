@@ -40,3 +40,25 @@ export function nextRunAt(
 ): Date {
   return new Date(now.getTime() + retryDelaySeconds(attempts, settings, random) * 1000);
 }
+
+/** One row of a retry timeline. */
+export interface TimelineRow {
+  /** 1 for the first retry. */
+  retry: number;
+  /** Seconds waited before this retry (the longest, when jitter shortens delays). */
+  delay: number;
+  /** Seconds from the first failure to this retry. */
+  cumulative: number;
+}
+
+/** The retries a job gets with these settings: when each runs after the first failure. */
+export function backoffTimeline(maxRetries: number, settings: BackoffSettings): TimelineRow[] {
+  const rows: TimelineRow[] = [];
+  let cumulative = 0;
+  for (let retry = 1; retry <= Math.min(maxRetries, 1000); retry++) {
+    const delay = retryDelaySeconds(retry, settings, 0);
+    cumulative += delay;
+    rows.push({ retry, delay, cumulative });
+  }
+  return rows;
+}

@@ -40,10 +40,16 @@ export class TailBuffer {
   }
 }
 
+/** The most bytes of a log's tail held in memory until the log is closed. */
+export const MAX_MEMORY_TAIL_BYTES = 1024 * 1024;
+
 /**
- * Writes a stream to a file of at most about `capBytes`: the first half is written as it
- * comes, the last half is kept in memory and written at the end after a marker line.
- * The file is created only when the first byte arrives.
+ * Writes a stream to a file of at most `capBytes` plus one marker line: the head is
+ * written as it comes, the tail (half the cap, at most MAX_MEMORY_TAIL_BYTES, so memory
+ * stays bounded whatever the cap) is kept in memory and written at the end after a
+ * marker line saying how much was left out. The file is created when the first byte
+ * arrives. A write error (disk full) is kept in `error`; the stream is still read to its
+ * end so the job never blocks on a full pipe.
  */
 export class CappedLog {
   #path: string;
@@ -58,8 +64,13 @@ export class CappedLog {
 
   constructor(path: string, capBytes: number) {
     this.#path = path;
-    this.#headCap = Math.floor(capBytes / 2);
-    this.#tailCap = capBytes - this.#headCap;
+    this.#tailCap = Math.min(Math.floor(capBytes / 2), MAX_MEMORY_TAIL_BYTES);
+    this.#headCap = capBytes - this.#tailCap;
+  }
+
+  /** Bytes taken so far (written, kept or dropped). */
+  get bytesSeen(): number {
+    return this.#written + this.#overflow;
   }
 
   /** Takes the next chunk of output. */

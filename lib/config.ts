@@ -13,6 +13,7 @@ export interface Config {
   "lease-seconds": number;
   "job-timeout": number;
   "max-log-bytes": number;
+  "max-lost": number;
 }
 
 /** A config key. */
@@ -27,12 +28,28 @@ interface KeySpec {
 }
 
 const atLeast = (min: number) => (v: number) => v >= min ? null : `must be at least ${min}`;
+const between = (min: number, max: number) => (v: number) =>
+  v >= min && v <= max ? null : `must be between ${min} and ${max}`;
+
+/**
+ * The longest timeout a timer can wait for, in whole seconds: JavaScript timers hold a
+ * 32-bit count of milliseconds, and a longer delay fires at once.
+ */
+export const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** The longest retry delay allowed, in seconds (a year). */
+export const MAX_BACKOFF_SECONDS = 365 * 24 * 3600;
+/** The longest lease allowed, in seconds (a day). */
+export const MAX_LEASE_SECONDS = 24 * 3600;
+/** The largest log cap, in bytes (1 TiB). */
+export const MAX_LOG_BYTES = 2 ** 40;
+/** The most retries a job may be given. */
+export const MAX_RETRIES = 1_000_000_000;
 
 const SPECS: Record<ConfigKey, KeySpec> = {
   "max-retries": {
     default: 3,
     integer: true,
-    check: atLeast(0),
+    check: between(0, MAX_RETRIES),
     description: "retries after the first run (a job runs at most max-retries + 1 times)",
   },
   "backoff-base": {
@@ -44,7 +61,7 @@ const SPECS: Record<ConfigKey, KeySpec> = {
   "max-backoff": {
     default: 3600,
     integer: false,
-    check: atLeast(0),
+    check: between(0, MAX_BACKOFF_SECONDS),
     description: "upper bound of one retry delay, in seconds",
   },
   "backoff-jitter": {
@@ -56,20 +73,26 @@ const SPECS: Record<ConfigKey, KeySpec> = {
   "lease-seconds": {
     default: 30,
     integer: true,
-    check: atLeast(1),
+    check: between(1, MAX_LEASE_SECONDS),
     description: "a claimed job returns to the queue this long after its worker stops renewing",
   },
   "job-timeout": {
     default: 0,
     integer: true,
-    check: atLeast(0),
+    check: between(0, MAX_TIMEOUT_SECONDS),
     description: "seconds an attempt may run before it is killed (0: no limit)",
   },
   "max-log-bytes": {
     default: 10 * 1024 * 1024,
     integer: true,
-    check: atLeast(1024),
+    check: between(1024, MAX_LOG_BYTES),
     description: "cap of each attempt's log file; the head and the tail are kept",
+  },
+  "max-lost": {
+    default: 3,
+    integer: true,
+    check: between(1, 1000),
+    description: "runs whose worker was lost before a job is quarantined in the DLQ as crashed",
   },
 };
 
@@ -93,14 +116,18 @@ export function parseConfigKey(raw: string): ConfigKey {
   throw new UsageError(`Unknown config key "${raw}": expected one of ${CONFIG_KEYS.join(", ")}`);
 }
 
+/** A decimal number as people type it: `5`, `-1`, `1.5`, `.5`, `1e3` (not `0x10`, `Infinity`). */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Validates a value for `key` given as text, returning the number to store. */
 export function parseConfigValue(key: ConfigKey, raw: string): number {
   const spec = SPECS[key];
   const text = raw.trim();
-  const value = text === "" ? NaN : Number(text);
-  const kind = spec.integer ? "an integer" : "a number";
-  if (!Number.isFinite(value) || (spec.integer && !Number.isInteger(value))) {
-    throw new UsageError(`Invalid value "${raw}" for ${key}: expected ${kind}`);
+  const value = DECIMAL.test(text) ? Number(text) : NaN;
+  if (!isKind(key, value)) {
+    throw new UsageError(
+      `Invalid value "${raw}" for ${key}: expected ${spec.integer ? "an integer" : "a number"}`,
+    );
   }
   const problem = spec.check(value);
   if (problem) throw new UsageError(`Invalid value "${raw}" for ${key}: ${problem}`);
@@ -112,7 +139,12 @@ export function resolveConfig(stored: Partial<Record<string, unknown>>): Config 
   const config = defaultConfig();
   for (const key of CONFIG_KEYS) {
     const value = stored[key];
-    if (typeof value === "number" && SPECS[key].check(value) === null) config[key] = value;
+    if (isKind(key, value) && SPECS[key].check(value) === null) config[key] = value;
   }
   return config;
+}
+
+function isKind(key: ConfigKey, value: unknown): value is number {
+  if (typeof value !== "number" || !Number.isFinite(value)) return false;
+  return !SPECS[key].integer || Number.isInteger(value);
 }

@@ -25,5 +25,9 @@ export function parseDuration(raw: string | number, what: string): number {
       `Invalid ${what} "${raw}": expected a duration such as 90, 30s, 5m, 2h or 1d`,
     );
   }
-  return Number(match[1]) * UNIT_SECONDS[match[2] ?? "s"];
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? "s"];
+  if (!Number.isFinite(seconds)) {
+    throw new UsageError(`Invalid ${what} "${raw}": the number is too large`);
+  }
+  return seconds;
 }

@@ -32,8 +32,13 @@ export interface Job {
   id: string;
   command: string;
   state: JobState;
-  /** Runs started so far (a lost run counts). */
+  /** Runs counted against `max_retries` (a lost run counts); a DLQ retry resets it to 0. */
   attempts: number;
+  /**
+   * Runs started over the job's whole life, never reset (a stopped or retried-from-DLQ run
+   * counts too): the number of its latest attempt record and log files, so none is overwritten.
+   */
+  runs: number;
   /** Retries allowed after the first run: the job runs at most `max_retries + 1` times. */
   max_retries: number;
   created_at: string;
@@ -57,7 +62,28 @@ export interface Job {
   lease_expires_at: string | null;
   started_at: string | null;
   finished_at: string | null;
+  /** Free text shown in lists and filterable. */
+  label: string | null;
+  /** While this job is unfinished, no other job can be enqueued with the same key. */
+  unique_key: string | null;
+  /** Ids of the jobs this one runs after. */
+  after: string[];
+  /** Run once the dependencies have finished whatever their outcome (not only completed). */
+  after_any: boolean;
+  /** Dependencies not finished yet: the job waits (state pending, "blocked") while any remain. */
+  waiting_on: string[];
+  /** Exit codes worth a retry; any other non-zero exit goes to the DLQ. Null: retry all. */
+  retry_on: number[] | null;
+  /** Exit codes that go straight to the DLQ without retries. */
+  fail_fast_on: number[] | null;
+  /** Runs whose worker was lost (lease expired); `max-lost` of them quarantine the job. */
+  lost: number;
+  /** Why a dead job is dead: out of retries, a fail-fast exit code, or crash-looping. */
+  dead_reason: DeadReason | null;
 }
+
+/** Why a job ended in the DLQ. */
+export type DeadReason = "failed" | "fail_fast" | "crashed";
 
 /** How one attempt ended: every way a run can end is a named value. */
 export type AttemptOutcome =
@@ -72,6 +98,7 @@ export type AttemptOutcome =
 /** The record of one run of a job, kept beside the job. */
 export interface Attempt {
   job_id: string;
+  /** The run number: the job's `runs` when it was claimed (unique over the job's life). */
   attempt: number;
   worker_id: string;
   host: string;
@@ -105,6 +132,14 @@ export function outcomeError(outcome: AttemptOutcome): string | null {
     case "cancelled":
       return "cancelled while running";
   }
+}
+
+/**
+ * The number of a job's latest run, for its attempt record and log files: `runs`, or for a
+ * record stored before `runs` existed, `attempts`.
+ */
+export function runNumber(job: Job): number {
+  return job.runs ?? job.attempts;
 }
 
 /** The exit code an outcome carries, if any. */

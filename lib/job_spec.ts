@@ -4,7 +4,7 @@
  */
 import { UsageError } from "./errors.ts";
 import type { Job } from "./job.ts";
-import type { Config } from "./config.ts";
+import { type Config, MAX_RETRIES, MAX_TIMEOUT_SECONDS } from "./config.ts";
 import { parseDuration } from "./duration.ts";
 
 /** A validated job spec: what a user may say about a new job. */
@@ -19,6 +19,13 @@ export interface JobSpec {
   run_at?: Date;
   /** Seconds from enqueue before the job may run. */
   delay?: number;
+  label?: string;
+  unique_key?: string;
+  /** Ids of jobs that must finish (complete, unless `after_any`) before this one runs. */
+  after?: string[];
+  after_any?: boolean;
+  retry_on?: number[];
+  fail_fast_on?: number[];
 }
 
 /** Fields a spec may carry; record fields people paste from other tools are accepted too. */
@@ -31,12 +38,20 @@ const SPEC_FIELDS = [
   "queue",
   "run_at",
   "delay",
+  "label",
+  "unique_key",
+  "after",
+  "after_any",
+  "retry_on",
+  "fail_fast_on",
 ];
 const PASTED_FIELDS = ["state", "attempts", "created_at", "updated_at"];
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const QUEUE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_COMMAND_BYTES = 16 * 1024;
+/** The longest delay a job may be given, in seconds (100 years). */
+export const MAX_DELAY_SECONDS = 100 * 365 * 24 * 3600;
 
 /** Checks a job id, throwing a UsageError that says what an id may contain. */
 export function validateJobId(id: string): string {
@@ -91,6 +106,9 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
   if (new TextEncoder().encode(command).length > MAX_COMMAND_BYTES) {
     throw new UsageError(`Invalid ${where}: "command" is longer than ${MAX_COMMAND_BYTES} bytes`);
   }
+  if (command.includes("\0")) {
+    throw new UsageError(`Invalid ${where}: "command" contains a NUL character`);
+  }
   const spec: JobSpec = { command };
   if (input.id !== undefined) {
     if (typeof input.id !== "string") throw bad("id", "a string");
@@ -100,16 +118,20 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
     spec.max_retries = integerField(
       input.max_retries,
       0,
-      () => bad("max_retries", "an integer >= 0"),
+      () => bad("max_retries", `an integer from 0 to ${MAX_RETRIES}`),
     );
   }
   if (input.priority !== undefined) {
-    spec.priority = integerField(input.priority, -1e9, () => bad("priority", "an integer"));
+    spec.priority = integerField(
+      input.priority,
+      -1e9,
+      () => bad("priority", "an integer from -1000000000 to 1000000000"),
+    );
   }
   if (input.timeout !== undefined) {
     const t = input.timeout;
-    if (typeof t !== "number" || !Number.isFinite(t) || t <= 0) {
-      throw bad("timeout", "a number of seconds > 0");
+    if (typeof t !== "number" || !Number.isFinite(t) || t <= 0 || t > MAX_TIMEOUT_SECONDS) {
+      throw bad("timeout", `a number of seconds > 0 and <= ${MAX_TIMEOUT_SECONDS}`);
     }
     spec.timeout = t;
   }
@@ -127,12 +149,70 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
     if (typeof input.delay !== "string" && typeof input.delay !== "number") {
       throw bad("delay", 'a duration such as "30s" or a number of seconds');
     }
-    spec.delay = parseDuration(input.delay, `${where} "delay"`);
+    spec.delay = checkDelay(parseDuration(input.delay, `${where} "delay"`), `${where} "delay"`);
   }
   if (spec.run_at && spec.delay !== undefined) {
     throw new UsageError(`Invalid ${where}: give "run_at" or "delay", not both`);
   }
+  if (input.label !== undefined) {
+    if (typeof input.label !== "string" || input.label.length > 200) {
+      throw bad("label", "a string of at most 200 characters");
+    }
+    spec.label = input.label;
+  }
+  if (input.unique_key !== undefined) {
+    if (typeof input.unique_key !== "string" || input.unique_key === "") {
+      throw bad("unique_key", "a non-empty string");
+    }
+    if (input.unique_key.length > 512) throw bad("unique_key", "at most 512 characters");
+    spec.unique_key = input.unique_key;
+  }
+  if (input.after !== undefined) {
+    const after = typeof input.after === "string" ? [input.after] : input.after;
+    if (!Array.isArray(after) || after.some((a) => typeof a !== "string")) {
+      throw bad("after", "a job id or an array of job ids");
+    }
+    const ids = [...new Set(after as string[])].map(validateJobId);
+    if (ids.length > MAX_AFTER) throw bad("after", `at most ${MAX_AFTER} job ids`);
+    if (spec.id && ids.includes(spec.id)) throw bad("after", "ids other than the job's own");
+    spec.after = ids;
+  }
+  if (input.after_any !== undefined) {
+    if (typeof input.after_any !== "boolean") throw bad("after_any", "true or false");
+    spec.after_any = input.after_any;
+  }
+  for (const field of ["retry_on", "fail_fast_on"] as const) {
+    if (input[field] === undefined) continue;
+    spec[field] = parseExitCodes(input[field], () => bad(field, "a list of exit codes 1-255"));
+  }
   return spec;
+}
+
+/** The most dependencies one job may have (one atomic commit checks each of them). */
+export const MAX_AFTER = 50;
+
+/** Parses a list of exit codes (1–255) given as an array or a comma-separated string. */
+export function parseExitCodes(value: unknown, error: () => UsageError): number[] {
+  const list = typeof value === "string"
+    ? value.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number)
+    : value;
+  if (!Array.isArray(list) || list.length === 0) throw error();
+  for (const code of list) {
+    if (typeof code !== "number" || !Number.isInteger(code) || code < 1 || code > 255) {
+      throw error();
+    }
+  }
+  return [...new Set(list as number[])].sort((a, b) => a - b);
+}
+
+/** Checks that a delay in seconds is at most MAX_DELAY_SECONDS, naming `what` if not. */
+export function checkDelay(seconds: number, what: string): number {
+  if (seconds > MAX_DELAY_SECONDS) {
+    throw new UsageError(
+      `Invalid ${what}: ${seconds} seconds is longer than the limit of ${MAX_DELAY_SECONDS} (100 years)`,
+    );
+  }
+  return seconds;
 }
 
 function integerField(value: unknown, min: number, error: () => UsageError): number {
@@ -168,6 +248,7 @@ export function newJob(spec: JobSpec, ctx: NewJobContext): Job {
     command: spec.command,
     state: "pending",
     attempts: 0,
+    runs: 0,
     max_retries: spec.max_retries ?? ctx.config["max-retries"],
     created_at: now,
     updated_at: now,
@@ -184,5 +265,14 @@ export function newJob(spec: JobSpec, ctx: NewJobContext): Job {
     lease_expires_at: null,
     started_at: null,
     finished_at: null,
+    label: spec.label ?? null,
+    unique_key: spec.unique_key ?? null,
+    after: spec.after ?? [],
+    after_any: spec.after_any ?? false,
+    waiting_on: spec.after ?? [],
+    retry_on: spec.retry_on ?? null,
+    fail_fast_on: spec.fail_fast_on ?? null,
+    lost: 0,
+    dead_reason: null,
   };
 }

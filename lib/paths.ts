@@ -9,6 +9,7 @@ export const ENV_VARS = [
   "XDG_DATA_HOME",
   "HOME",
   "QUEUECTL_HOSTNAME",
+  "QUEUECTL_BUSY_TIMEOUT_MS",
   "NO_COLOR",
   "CI",
 ] as const;
@@ -56,9 +57,13 @@ export function jobLogDir(logDir: string, jobId: string): string {
   return join(logDir, safeName(jobId));
 }
 
-/** A job id made safe as one path segment (ids are validated, this is belt and braces). */
+/**
+ * A job id as one path segment. Valid ids may hold ":", which is percent-encoded; the
+ * encoding is one-to-one, so two ids never share a log directory ("a:b" is not "a_b").
+ */
 function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, "_");
+  const name = encodeURIComponent(id);
+  return name === "." || name === ".." ? name.replaceAll(".", "%2E") : name;
 }
 
 /** The directory part of a path. */

@@ -10,6 +10,14 @@ import { sendSignal } from "./process.ts";
 /** Seconds between SIGTERM and SIGKILL when a job's process group is stopped. */
 export const KILL_GRACE_SECONDS = 2;
 
+/** How long output is still read after the job's shell exited before its group is killed. */
+const LINGER_MS = 50;
+/**
+ * How long output is still read after the group was killed. A process that left the group
+ * (`setsid`) may hold the pipes for ever: then reading stops and the attempt ends anyway.
+ */
+const DRAIN_AFTER_KILL_MS = 2000;
+
 /** Why a running attempt is being stopped from outside. */
 export type StopReason = "cancelled" | "stopped";
 
@@ -22,6 +30,8 @@ export interface RunOptions {
   stdoutPath: string;
   stderrPath: string;
   maxLogBytes: number;
+  /** Variables added to the job's environment (it inherits the worker's otherwise). */
+  env?: Record<string, string>;
   /** Called once the process has started, with its pid (also its process group id). */
   onSpawn?: (pid: number) => void;
   /** Aborting kills the process group; the reason (a StopReason) names the outcome. */
@@ -52,6 +62,7 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
     child = new Deno.Command(argv.cmd, {
       args: argv.args,
       cwd: options.cwd,
+      env: options.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -72,7 +83,8 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const half = Math.max(512, Math.floor(options.maxLogBytes / 2));
   const outLog = new CappedLog(options.stdoutPath, half);
   const errLog = new CappedLog(options.stderrPath, half);
-  const pumps = Promise.all([pump(child.stdout, outLog, tail), pump(child.stderr, errLog, tail)]);
+  const readers = [pump(child.stdout, outLog, tail), pump(child.stderr, errLog, tail)];
+  const pumps = Promise.all(readers.map((r) => r.done));
 
   let stopReason: StopReason | "timeout" | null = null;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
@@ -92,13 +104,13 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const status = await child.status;
   clearTimeout(timeoutTimer);
   // Children left in the group may hold the pipes open: give them a moment, then kill them.
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  const grace = new Promise<boolean>((resolve) => graceTimer = setTimeout(resolve, 50, false));
-  const drained = await Promise.race([pumps.then(() => true), grace]);
-  clearTimeout(graceTimer);
-  if (!drained || stopReason) {
+  // A stopped attempt's group is killed in any case, so nothing of it is left behind.
+  if (!await settlesWithin(pumps, LINGER_MS) || stopReason) {
     await sendSignal(-pgid, "SIGKILL");
-    await pumps;
+    if (!await settlesWithin(pumps, DRAIN_AFTER_KILL_MS)) {
+      await Promise.all(readers.map((r) => r.cancel()));
+      await pumps;
+    }
   }
   clearTimeout(killTimer);
   options.signal?.removeEventListener("abort", onAbort);
@@ -118,9 +130,35 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   };
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, log: CappedLog, tail: TailBuffer) {
-  for await (const chunk of stream) {
-    tail.push(chunk);
-    await log.write(chunk);
+/** Copies a pipe to a capped log and the shared tail until it ends or is cancelled. */
+function pump(
+  stream: ReadableStream<Uint8Array>,
+  log: CappedLog,
+  tail: TailBuffer,
+): { done: Promise<void>; cancel: () => Promise<void> } {
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        tail.push(value);
+        await log.write(value);
+      }
+    } catch {
+      // The pipe broke or reading was cancelled: what was read is kept.
+    }
+  })();
+  return { done, cancel: () => reader.cancel().catch(() => {}) };
+}
+
+/** Resolves true if `promise` settles within `ms`, else false (it keeps running). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(resolve, ms, false));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

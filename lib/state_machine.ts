@@ -3,8 +3,8 @@
  * Every other module asks here and stores what comes back.
  * @module
  */
-import type { AttemptOutcome, Job } from "./job.ts";
-import { outcomeError, outcomeExitCode } from "./job.ts";
+import type { AttemptOutcome, DeadReason, Job, JobState } from "./job.ts";
+import { outcomeError, outcomeExitCode, runNumber } from "./job.ts";
 import { type BackoffSettings, nextRunAt } from "./backoff.ts";
 
 /** The result of asking for a transition: the new job, or why it is not allowed. */
@@ -23,8 +23,13 @@ const refuse = (
 
 /** Reports whether a job may be claimed at `now`. */
 export function isDue(job: Job, now: Date): boolean {
-  return (job.state === "pending" || job.state === "failed") &&
+  return (job.state === "pending" || job.state === "failed") && !isBlocked(job) &&
     (job.next_run_at === null || Date.parse(job.next_run_at) <= now.getTime());
+}
+
+/** Reports whether a pending job still waits for dependencies. */
+export function isBlocked(job: Job): boolean {
+  return job.state === "pending" && (job.waiting_on?.length ?? 0) > 0;
 }
 
 /** pending|failed (due) → processing: a worker takes the job under a fresh lease. */
@@ -35,6 +40,7 @@ export function claim(
   if (job.state !== "pending" && job.state !== "failed") {
     return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
   }
+  if (isBlocked(job)) return refuse("not_due", `job "${job.id}" waits for its dependencies`);
   if (!isDue(job, input.now)) return refuse("not_due", `job "${job.id}" is not due yet`);
   const now = input.now.toISOString();
   return {
@@ -43,6 +49,7 @@ export function claim(
       ...job,
       state: "processing",
       attempts: job.attempts + 1,
+      runs: runNumber(job) + 1,
       next_run_at: null,
       worker_id: input.workerId,
       lease_token: input.leaseToken,
@@ -93,20 +100,36 @@ export function finish(
   };
 }
 
-/** processing → failed | dead when the lease ran out: the worker is presumed lost. */
+/**
+ * processing → failed | dead when the lease ran out: the worker is presumed lost. The lost
+ * run counts; after `maxLost` lost runs the job is quarantined in the DLQ as "crashed".
+ */
 export function expireLease(
   job: Job,
-  input: { now: Date; backoff: BackoffSettings; random?: number },
+  input: { now: Date; backoff: BackoffSettings; random?: number; maxLost?: number },
 ): Transition {
   if (job.state !== "processing") return refuse("wrong_state", `job "${job.id}" is ${job.state}`);
   if (job.lease_expires_at && Date.parse(job.lease_expires_at) > input.now.getTime()) {
     return refuse("lease_live", `job "${job.id}" still has a live lease`);
   }
+  const lost = (job.lost ?? 0) + 1;
   const outcome: AttemptOutcome = {
     kind: "lost",
     message: `lease of worker ${job.worker_id ?? "?"} expired`,
   };
-  return { ok: true, job: applyOutcome(job, input.now, outcome, input.backoff, input.random) };
+  const next = applyOutcome({ ...job, lost }, input.now, outcome, input.backoff, input.random);
+  if (input.maxLost === undefined || lost < input.maxLost) return { ok: true, job: next };
+  return {
+    ok: true,
+    job: {
+      ...next,
+      state: "dead",
+      next_run_at: null,
+      finished_at: next.updated_at,
+      dead_reason: "crashed",
+      last_error: `crashed: its worker was lost ${lost} times`,
+    },
+  };
 }
 
 /** pending|failed with a past `next_run_at` → the same state, now in the ready index. */
@@ -116,7 +139,7 @@ export function promote(job: Job, now: Date): Transition {
   }
   if (job.next_run_at === null) return { ok: true, job };
   if (!isDue(job, now)) return refuse("not_due", `job "${job.id}" is not due yet`);
-  return { ok: true, job: { ...job, next_run_at: null } };
+  return { ok: true, job: { ...job, next_run_at: null, updated_at: now.toISOString() } };
 }
 
 /** dead|cancelled → pending with attempts reset: a retry asked for by a person. */
@@ -133,10 +156,46 @@ export function retryFromDlq(job: Job, now: Date): Transition {
       ...job,
       state: "pending",
       attempts: 0,
+      lost: 0,
+      dead_reason: null,
+      waiting_on: [],
       next_run_at: null,
       finished_at: null,
       updated_at: now.toISOString(),
     },
+  };
+}
+
+/**
+ * A dependency of `job` reached a final state: drop it from `waiting_on`. A dependency that
+ * did not complete cancels the job, unless it runs `after_any`.
+ */
+export function releaseDependency(
+  job: Job,
+  parent: { id: string; state: JobState },
+  now: Date,
+): Transition {
+  if (job.state !== "pending" || !(job.waiting_on ?? []).includes(parent.id)) {
+    return refuse("wrong_state", `job "${job.id}" does not wait for "${parent.id}"`);
+  }
+  const at = now.toISOString();
+  if (parent.state !== "completed" && !job.after_any) {
+    return {
+      ok: true,
+      job: {
+        ...job,
+        state: "cancelled",
+        waiting_on: [],
+        next_run_at: null,
+        last_error: `dependency "${parent.id}" ended ${parent.state}`,
+        finished_at: at,
+        updated_at: at,
+      },
+    };
+  }
+  return {
+    ok: true,
+    job: { ...job, waiting_on: job.waiting_on.filter((id) => id !== parent.id), updated_at: at },
   };
 }
 
@@ -152,6 +211,7 @@ export function cancel(job: Job, now: Date): Transition {
       ...job,
       state: "cancelled",
       next_run_at: null,
+      waiting_on: [],
       last_error: "cancelled before it ran",
       finished_at: at,
       updated_at: at,
@@ -189,7 +249,22 @@ function applyOutcome(
       next_run_at: null,
     };
   }
-  if (job.attempts >= job.max_retries + 1) return { ...base, state: "dead", finished_at: at };
+  const dead = (reason: DeadReason, note?: string): Job => ({
+    ...base,
+    state: "dead",
+    finished_at: at,
+    dead_reason: reason,
+    last_error: note ? `${base.last_error} (${note})` : base.last_error,
+  });
+  if (outcome.kind === "exited") {
+    if (job.fail_fast_on?.includes(outcome.code)) {
+      return dead("fail_fast", "fail-fast: not retried");
+    }
+    if (job.retry_on && !job.retry_on.includes(outcome.code)) {
+      return dead("fail_fast", "not in retry_on: not retried");
+    }
+  }
+  if (job.attempts >= job.max_retries + 1) return dead("failed");
   return {
     ...base,
     state: "failed",

@@ -78,8 +78,9 @@ export function statDeltas(before: Job | null, after: Job | null, attempt?: Atte
     if (after.state === "dead") deltas.push({ kind: "add", field: "dead", by: 1 });
     if (after.state === "cancelled") deltas.push({ kind: "add", field: "cancelled", by: 1 });
     if (after.state === "processing" && after.started_at) {
+      // Ready since it last became pending (enqueue or a DLQ retry), or since its run_at.
       const ready = Math.max(
-        Date.parse(before.created_at),
+        Date.parse(before.updated_at),
         before.next_run_at ? Date.parse(before.next_run_at) : 0,
       );
       const wait = Math.max(0, Date.parse(after.started_at) - ready);

@@ -4,10 +4,10 @@
  * @module
  */
 import { dirname, ENV_VARS, type Paths } from "./paths.ts";
-import { childPids, isAlive, sendSignal } from "./process.ts";
+import { isAlive, jobGroupsOf, processInfo, sendSignal } from "./process.ts";
 import { finish } from "./state_machine.ts";
 import type { Attempt } from "./job.ts";
-import { outcomeError } from "./job.ts";
+import { outcomeError, runNumber } from "./job.ts";
 import { configLoad } from "./store/config.ts";
 import { jobCommitChange, jobGetMany, jobListIds } from "./store/jobs.ts";
 import { workerList, type WorkerRecord, workerRemove, workerRequestStop } from "./store/workers.ts";
@@ -89,8 +89,14 @@ export function newWorkerId(): string {
 export async function spawnWorkers(
   kv: Deno.Kv,
   launch: LaunchContext,
-  options: Omit<WorkerArgs, "workerId" | "logFile"> & { count: number; timeoutMs?: number },
+  options: Omit<WorkerArgs, "workerId" | "logFile"> & {
+    count: number;
+    timeoutMs?: number;
+    /** This host: records of its workers whose process is gone are removed first. */
+    host?: string;
+  },
 ): Promise<{ id: string; pid: number; logFile: string }[]> {
+  if (options.host) await workerListLive(kv, options.host);
   const workerLogDir = `${options.paths.dataDir}/workers`;
   await Deno.mkdir(workerLogDir, { recursive: true, mode: 0o700 });
   const started: {
@@ -140,10 +146,27 @@ export async function spawnWorkers(
 /** Ages after which a worker with no heartbeat is taken for gone. */
 export const STALE_AFTER_MS = 30_000;
 
-/** Reports whether a worker record is stale: its process is gone, or it stopped beating. */
-export function isStale(record: WorkerRecord, host: string, now: Date): boolean {
-  if (record.host === host && isAlive(record.pid) === false) return true;
-  return now.getTime() - Date.parse(record.heartbeat_at) > STALE_AFTER_MS;
+/** How much earlier than its record a worker process may have started (deno's start-up). */
+const START_SLACK_MS = 2_000;
+
+/**
+ * Reports whether a worker record is stale: it stopped beating, or it runs on this host
+ * and its process is gone (or the pid now belongs to a process started after the worker
+ * registered: the pid was reused). Records of other hosts are judged by heartbeat only.
+ */
+export async function isStale(record: WorkerRecord, host: string, now: Date): Promise<boolean> {
+  if (now.getTime() - Date.parse(record.heartbeat_at) > STALE_AFTER_MS) return true;
+  if (record.host !== host) return false;
+  return !await isOurWorker(record);
+}
+
+/** Reports whether the worker's pid on this host is still that worker's process. */
+async function isOurWorker(record: WorkerRecord): Promise<boolean> {
+  const info = await processInfo(record.pid);
+  if (info === undefined) return true; // cannot tell: trust the heartbeat
+  if (info === null || info.zombie) return false;
+  return info.startedAt === null ||
+    info.startedAt.getTime() <= Date.parse(record.started_at) + START_SLACK_MS;
 }
 
 /** Removes records of workers that are gone; returns the live ones. */
@@ -151,7 +174,7 @@ export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerR
   const live: WorkerRecord[] = [];
   const now = new Date();
   for (const record of await workerList(kv)) {
-    if (isStale(record, host, now)) await workerRemove(kv, record.id);
+    if (await isStale(record, host, now)) await workerRemove(kv, record.id);
     else live.push(record);
   }
   return live;
@@ -187,7 +210,7 @@ export async function stopWorkers(
   while (options.wait && pending().length > 0 && Date.now() < deadline) {
     const remaining = new Set((await workerList(kv)).map((r) => r.id));
     for (const w of pending()) {
-      if (!remaining.has(w.id) || (w.host === options.host && isAlive(w.pid) === false)) {
+      if (!remaining.has(w.id) || (w.host === options.host && await isAlive(w.pid) === false)) {
         results.set(w.id, { kind: "stopped" });
       }
     }
@@ -206,11 +229,17 @@ export async function stopWorkers(
   return workers.map((worker) => ({ worker, outcome: results.get(worker.id)! }));
 }
 
-/** Kills a worker on this host and its jobs' process groups, and puts its jobs back at once. */
+/**
+ * Kills a worker on this host and its jobs' process groups, and puts its jobs back at once.
+ * The worker is frozen first (SIGSTOP) so that it cannot start another job in between.
+ */
 async function killWorker(kv: Deno.Kv, worker: WorkerRecord): Promise<StopOutcome> {
-  const children = await childPids(worker.pid);
-  await sendSignal(worker.pid, "SIGKILL");
-  for (const pid of children) await sendSignal(-pid, "SIGKILL");
+  if (await isOurWorker(worker)) {
+    await sendSignal(worker.pid, "SIGSTOP");
+    const groups = await jobGroupsOf(worker.pid);
+    await sendSignal(worker.pid, "SIGKILL");
+    for (const pgid of groups) await sendSignal(-pgid, "SIGKILL");
+  }
   const requeued = await requeueJobsOf(kv, worker);
   await workerRemove(kv, worker.id);
   return { kind: "killed", requeued };
@@ -235,7 +264,7 @@ export async function requeueJobsOf(kv: Deno.Kv, worker: WorkerRecord): Promise<
     const started = entry.job.started_at ?? now.toISOString();
     const attempt: Attempt = {
       job_id: entry.job.id,
-      attempt: entry.job.attempts,
+      attempt: runNumber(entry.job),
       worker_id: worker.id,
       host: worker.host,
       started_at: started,

@@ -4,13 +4,13 @@
  * @module
  */
 import type { Attempt, Job } from "./job.ts";
-import { outcomeError } from "./job.ts";
+import { outcomeError, runNumber } from "./job.ts";
 import type { Config } from "./config.ts";
 import type { BackoffSettings } from "./backoff.ts";
 import { attemptLogPath, type Paths } from "./paths.ts";
 import { finish, renewLease } from "./state_machine.ts";
-import { runAttempt } from "./runner.ts";
-import { jobClaimNext } from "./store/claim.ts";
+import { runAttempt, type RunResult } from "./runner.ts";
+import { type ClaimCache, jobClaimNext } from "./store/claim.ts";
 import { jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
 import { countsGet, outstanding, queueCountsGet } from "./store/counts.ts";
@@ -18,18 +18,25 @@ import { rescue } from "./store/rescue.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
 import { cancelKey } from "./store/keys.ts";
 
+/** What made a worker stop: a signal, a stop request in the store, or store errors. */
+export type StopSource = "signal" | "request" | "error";
+
 /** Something a worker did, for its log and for progress output. */
 export type WorkerEvent =
   | { kind: "claimed"; job: Job }
   | { kind: "finished"; job: Job; attempt: Attempt }
   | { kind: "fenced"; job: Job; detail: string }
-  | { kind: "stopping"; force: boolean };
+  | { kind: "stopping"; force: boolean; source: StopSource }
+  | { kind: "warning"; message: string; job?: Job }
+  | { kind: "error"; message: string };
 
 /** What a worker did over its life. */
 export interface WorkerSummary {
   /** Final state of each job this worker finished, by job id (the last finish wins). */
   finished: Map<string, { job: Job; attempt: Attempt }>;
   counts: { completed: number; failed: number; dead: number; cancelled: number; requeued: number };
+  /** Attempts whose output could not be written to their log file (disk full, say). */
+  logErrors: number;
 }
 
 /** What a worker needs. */
@@ -71,10 +78,14 @@ const DEFAULT_TIMING: WorkerTiming = {
 
 /** A running worker: `done` settles when it has stopped; `stop` asks it to. */
 export interface WorkerHandle {
+  /** The summary; rejects when the worker gave up after repeated store errors. */
   done: Promise<WorkerSummary>;
   /** Graceful: finish running jobs, claim no more. Forced: kill them and put them back. */
-  stop(force: boolean): void;
+  stop(force: boolean, source?: StopSource): void;
 }
+
+/** Store errors in a row after which a worker stops (its running jobs are put back). */
+const MAX_ERRORS_IN_A_ROW = 6;
 
 /** The backoff settings in a config. */
 export function backoffOf(config: Config): BackoffSettings {
@@ -94,15 +105,21 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   const summary: WorkerSummary = {
     finished: new Map(),
     counts: { completed: 0, failed: 0, dead: 0, cancelled: 0, requeued: 0 },
+    logErrors: 0,
   };
   const running = new Map<string, AbortController>();
   let config: Config;
   let configAt = 0;
   let rescueAt = 0;
+  let errorsInARow = 0;
+  // Queue settings read by claims, shared by the lanes (each claim commit re-checks them).
+  const claimCache = { current: null as ClaimCache | null, maxAgeMs: timing.configMs };
+  let fatal: Error | null = null;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
 
-  const stop = (force: boolean) => {
-    if (!stopCtl.signal.aborted) emit({ kind: "stopping", force });
+  const stop = (force: boolean, source: StopSource = "signal") => {
+    const news = !stopCtl.signal.aborted || (force && !forceCtl.signal.aborted);
+    if (news) emit({ kind: "stopping", force, source });
     stopCtl.abort();
     if (force && !forceCtl.signal.aborted) {
       forceCtl.abort();
@@ -133,9 +150,11 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     const now = Date.now();
     if (!force && now - rescueAt < timing.rescueMs) return;
     rescueAt = now;
+    const cfg = await currentConfig();
     await rescue(kv, {
       now: new Date(),
-      backoff: backoffOf(await currentConfig()),
+      backoff: backoffOf(cfg),
+      maxLost: cfg["max-lost"],
       random: Math.random,
     });
   }
@@ -152,7 +171,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   async function control(): Promise<void> {
     const request = await workerStopRequest(kv, options.id);
-    if (request) stop(request.force);
+    if (request && (!stopCtl.signal.aborted || (request.force && !forceCtl.signal.aborted))) {
+      stop(request.force, "request");
+    }
     if (running.size === 0) return;
     const ids = [...running.keys()];
     for (let i = 0; i < ids.length; i += 10) {
@@ -164,54 +185,99 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   }
 
   async function runJob(claimed: JobEntry): Promise<void> {
+    const ctl = new AbortController();
+    running.set(claimed.job.id, ctl);
+    try {
+      await runClaimed(claimed, ctl);
+    } finally {
+      running.delete(claimed.job.id);
+    }
+  }
+
+  /** Runs a claimed job under its lease (renewed every third of it) and records the end. */
+  async function runClaimed(claimed: JobEntry, ctl: AbortController): Promise<void> {
     const cfg = await currentConfig();
     const token = claimed.job.lease_token!;
     let current = claimed;
     let lost = false;
-    const ctl = new AbortController();
-    running.set(current.job.id, ctl);
     emit({ kind: "claimed", job: current.job });
     let chain = Promise.resolve();
     const serial = (fn: () => Promise<void>) => (chain = chain.then(fn, fn));
     const renewEvery = Math.max(200, (cfg["lease-seconds"] * 1000) / 3);
-    const renewTimer = setInterval(() =>
-      void serial(async () => {
-        const next = renewLease(current.job, {
-          now: new Date(),
-          leaseToken: token,
-          leaseSeconds: cfg["lease-seconds"],
-        });
-        if (next.ok) {
-          const result = await jobCommitChange(kv, current, next.job);
-          if (result) {
-            current = { job: next.job, versionstamp: result.versionstamp };
-            return;
-          }
-        }
-        const fresh = await jobGet(kv, current.job.id);
-        if (fresh && fresh.job.lease_token === token && fresh.job.state === "processing") {
-          current = fresh; // changed by something else that kept our lease; renew next time
+    const renew = async () => {
+      if (lost) return;
+      const next = renewLease(current.job, {
+        now: new Date(),
+        leaseToken: token,
+        leaseSeconds: cfg["lease-seconds"],
+      });
+      if (next.ok) {
+        const result = await jobCommitChange(kv, current, next.job);
+        if (result) {
+          current = { job: next.job, versionstamp: result.versionstamp };
           return;
         }
-        lost = true;
-        ctl.abort("stopped"); // someone else owns the job now: stop our copy of it
-      }), renewEvery);
-    const result = await runAttempt({
-      command: current.job.command,
-      cwd: current.job.cwd,
-      timeoutSeconds: current.job.timeout,
-      stdoutPath: attemptLogPath(options.paths.logDir, current.job.id, current.job.attempts, "out"),
-      stderrPath: attemptLogPath(options.paths.logDir, current.job.id, current.job.attempts, "err"),
+      }
+      const fresh = await jobGet(kv, current.job.id);
+      if (fresh && fresh.job.lease_token === token && fresh.job.state === "processing") {
+        current = fresh; // changed by something else that kept our lease; renew next time
+        return;
+      }
+      lost = true;
+      ctl.abort("stopped"); // someone else owns the job now: stop our copy of it
+    };
+    const renewTimer = setInterval(() =>
+      void serial(() =>
+        renew().catch((error) =>
+          emit({
+            kind: "warning",
+            job: current.job,
+            message: `lease renewal failed (will retry): ${errorLine(error)}`,
+          })
+        )
+      ), renewEvery);
+    const job = current.job;
+    const runOptions = {
+      command: job.command,
+      cwd: job.cwd,
+      timeoutSeconds: job.timeout ?? (cfg["job-timeout"] || null),
+      stdoutPath: attemptLogPath(options.paths.logDir, job.id, runNumber(job), "out"),
+      stderrPath: attemptLogPath(options.paths.logDir, job.id, runNumber(job), "err"),
       maxLogBytes: cfg["max-log-bytes"],
+      env: {
+        QUEUECTL_JOB_ID: job.id,
+        QUEUECTL_ATTEMPT: String(runNumber(job)),
+        QUEUECTL_WORKER_ID: options.id,
+      },
       signal: ctl.signal,
-    });
+    };
+    // A forced stop (or a cancel) that came while the job was being claimed: do not start it.
+    const result: RunResult = ctl.signal.aborted
+      ? {
+        outcome: { kind: ctl.signal.reason === "cancelled" ? "cancelled" : "stopped" },
+        durationMs: 0,
+        tail: "",
+        logError: null,
+      }
+      : await runAttempt(runOptions);
     clearInterval(renewTimer);
     await chain;
-    running.delete(current.job.id);
+    if (lost) {
+      emit({
+        kind: "fenced",
+        job: current.job,
+        detail: "its lease was taken over while it ran",
+      });
+      return;
+    }
+    if (result.logError) {
+      summary.logErrors++;
+      emit({ kind: "warning", job: current.job, message: result.logError });
+    }
     const finishedAt = new Date();
     const attempt: Attempt = {
       job_id: current.job.id,
-      attempt: current.job.attempts,
+      attempt: runNumber(current.job),
       worker_id: options.id,
       host: options.host,
       started_at: current.job.started_at!,
@@ -222,7 +288,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       error: [outcomeError(result.outcome), result.logError].filter((e) => e).join("; ") || null,
       output_tail: result.tail,
     };
-    for (let tries = 0; tries < 5 && !lost; tries++) {
+    for (let tries = 0; tries < 5; tries++) {
       const next = finish(current.job, {
         now: finishedAt,
         leaseToken: token,
@@ -248,7 +314,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       if (!fresh) return;
       current = fresh;
     }
-    emit({ kind: "fenced", job: current.job, detail: "lease was taken over; result discarded" });
+    emit({ kind: "fenced", job: current.job, detail: "its lease was taken over" });
   }
 
   function tally(job: Job) {
@@ -274,26 +340,49 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     });
   }
 
+  /** One claim → run → finish step; false when a drain is over. */
+  async function step(lastWait: { ms: number }): Promise<boolean> {
+    await maybeRescue();
+    const cfg = await currentConfig();
+    const claimed = await jobClaimNext(kv, {
+      workerId: options.id,
+      leaseSeconds: cfg["lease-seconds"],
+      now: new Date(),
+      queues: options.queues ?? undefined,
+      cache: claimCache,
+    });
+    if (claimed.kind === "claimed") {
+      lastWait.ms = timing.idleMinMs;
+      await runJob(claimed.entry);
+      return true;
+    }
+    if (claimed.kind === "contended") return true;
+    if (options.drain && await nothingLeft()) return false;
+    await idle(lastWait.ms);
+    lastWait.ms = Math.min(lastWait.ms * 2, timing.idleMaxMs);
+    return true;
+  }
+
+  /**
+   * Steps until stopped. A store error is logged and retried with a growing pause; after
+   * MAX_ERRORS_IN_A_ROW the worker stops by force (its jobs go back) and `done` rejects.
+   */
   async function lane(): Promise<void> {
-    let wait = timing.idleMinMs;
+    const wait = { ms: timing.idleMinMs };
     while (!stopCtl.signal.aborted) {
-      await maybeRescue();
-      const cfg = await currentConfig();
-      const claimed = await jobClaimNext(kv, {
-        workerId: options.id,
-        leaseSeconds: cfg["lease-seconds"],
-        now: new Date(),
-        queues: options.queues ?? undefined,
-      });
-      if (claimed.kind === "claimed") {
-        wait = timing.idleMinMs;
-        await runJob(claimed.entry);
-        continue;
+      try {
+        if (!await step(wait)) break;
+        errorsInARow = 0;
+      } catch (error) {
+        errorsInARow++;
+        emit({ kind: "error", message: errorLine(error) });
+        if (errorsInARow >= MAX_ERRORS_IN_A_ROW) {
+          fatal ??= error instanceof Error ? error : new Error(String(error));
+          stop(true, "error");
+          break;
+        }
+        await idle(Math.min(100 * 2 ** errorsInARow, 5000));
       }
-      if (claimed.kind === "contended") continue;
-      if (options.drain && await nothingLeft()) break;
-      await idle(wait);
-      wait = Math.min(wait * 2, timing.idleMaxMs);
     }
   }
 
@@ -310,16 +399,22 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       control().catch(() => {}).finally(() => controlBusy = false);
     }, timing.controlMs);
     try {
-      await maybeRescue(true);
+      await maybeRescue(true).catch((error) => emit({ kind: "error", message: errorLine(error) }));
       await Promise.all(Array.from({ length: options.concurrency }, () => lane()));
     } finally {
       clearInterval(heartbeat);
       clearInterval(controlTimer);
       while (controlBusy) await new Promise((r) => setTimeout(r, 5));
-      await workerRemove(kv, options.id);
+      await workerRemove(kv, options.id).catch(() => {});
     }
+    if (fatal) throw fatal;
     return summary;
   })();
 
   return { done, stop };
+}
+
+function errorLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0];
 }

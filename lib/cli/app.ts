@@ -72,6 +72,13 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .option("--run-at <time>", "run no sooner than this ISO-8601 time")
     .option("--timeout <seconds>", "kill an attempt that runs longer than this")
     .option("--queue <name>", "queue name (default: default)")
+    .option("--after <ids>", "run only after these jobs completed (comma-separated ids)")
+    .option("--after-any", "with --after: run once they finished, whatever their outcome")
+    .option("--unique-key <key>", "refuse a second unfinished job with the same key")
+    .option("--unique-skip", "with a unique key already held: print the holder's id, exit 0")
+    .option("--label <text>", "free text shown in lists (filter with list --label)")
+    .option("--retry-on <codes>", "retry only these exit codes (e.g. 75); others go to the DLQ")
+    .option("--fail-fast-on <codes>", "these exit codes go straight to the DLQ (e.g. 2)")
     .option("--validate", "check and print the normalized job without enqueuing it")
     .option("--json", "print the new job(s) as JSON instead of their ids")
     .addHelpText(
@@ -80,10 +87,13 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
         `queuectl enqueue '{"id":"job1","command":"sleep 2","max_retries":2}'`,
         `queuectl enqueue -- echo hello world`,
         `queuectl enqueue "make test" --priority 5 --timeout 600`,
+        `queuectl enqueue --id deploy --after build,test "make deploy"`,
+        `queuectl enqueue --unique-key nightly --unique-skip "backup.sh"`,
         `queuectl enqueue job.json`,
         `queuectl enqueue - < jobs.ndjson          # one JSON job per line, fast path`,
       ]) +
-        "\nSpec fields: id, command (required), max_retries, priority, timeout, queue, run_at, delay.\n" +
+        "\nSpec fields: id, command (required), max_retries, priority, timeout, queue, run_at, delay,\n" +
+        "label, unique_key, after, after_any, retry_on, fail_fast_on.\n" +
         "max_retries counts retries after the first run: max_retries 3 means at most 4 runs.\n",
     )
     .action(act(async (p, cmd, job: string[]) => {
@@ -99,12 +109,20 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .option("-c, --concurrency <n>", "jobs run at once by this worker (default 1)")
     .option("--queue <names>", "serve only these queues (comma-separated)")
     .option("--json", "with --drain: print the summary as JSON")
+    .option("--report <file>", "write a JUnit XML report (one testcase per job) to this file")
     .addOption(hidden("--worker-id <id>"))
     .addOption(hidden("--log-file <path>"))
     .addHelpText(
       "after",
-      examples(["queuectl worker run", "queuectl worker run --drain --concurrency 4"]) +
-        "\nExit code with --drain: 0 when no job this worker ran ended dead, else 1.\n" +
+      examples([
+        "queuectl worker run",
+        "queuectl worker run --drain --concurrency 4",
+        "queuectl worker run --drain --concurrency 4 --report junit.xml   # in a CI step",
+      ]) +
+        "\nA failed job is retried after backoff-base ^ attempts seconds, up to its max_retries:" +
+        " a job with max_retries n runs at most n+1 times, then goes to the DLQ (dead).\n" +
+        "Exit code with --drain: 0 when no job this worker ran ended dead, 1 when one did," +
+        " 2 on a usage error.\n" +
         "SIGINT/SIGTERM: finish running jobs, then exit; a second signal kills them and requeues.\n",
     )
     .action(act(async (p, cmd) => {
@@ -171,6 +189,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .option("--sort <field>", "created (newest first, default), updated or priority")
     .option("--priority <n>", "only jobs with this priority")
     .option("--command <text>", "only jobs whose command contains this text")
+    .option("--label <text>", "only jobs with this label")
     .option("--json", "print as JSON")
     .addHelpText(
       "after",
@@ -257,6 +276,75 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       const { shellAction } = await import("./shell.ts");
       return await shellAction(ctx, p, commandTree(program), (args) => runCli(ctx, args));
     }));
+  program
+    .command("dashboard")
+    .description("serve a web dashboard, a JSON API and Prometheus /metrics (Ctrl-C stops)")
+    .option("-p, --port <n>", "port to listen on; 0 picks a free one (default 8080)")
+    .option("--host <address>", "address to bind (default 127.0.0.1; others need a token)")
+    .option("--token <token>", "required by the API and /metrics (generated off loopback)")
+    .option("--open", "open the page in a browser (xdg-open or open)")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl dashboard",
+        "queuectl dashboard --port 0 --open",
+        'queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+        "curl -s http://127.0.0.1:8080/metrics",
+      ]) + "\nThe first line on stdout is the URL (with #token=… when a token is set).\n",
+    )
+    .action(act(async (p, cmd) => {
+      const { dashboardAction } = await import("./dashboard.ts");
+      return await dashboardAction(ctx, p, opts(cmd));
+    }));
+
+  const queue = program.command("queue").description("named queues: counts and settings");
+  queue
+    .command("list")
+    .alias("ls")
+    .description("each queue's counts, status, concurrency cap and exit-code policy")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { queueListAction } = await import("./queues.ts");
+      return await queueListAction(ctx, p, opts(cmd));
+    }));
+  queue
+    .command("set")
+    .description("set a queue's concurrency cap (across all workers and hosts) and exit policy")
+    .argument("<name>", "queue name")
+    .option("--concurrency <n>", "at most n of its jobs run at once")
+    .option("--no-concurrency", "no cap")
+    .option("--retry-on <codes>", "default for its jobs: retry only these exit codes")
+    .option("--no-retry-on", "clear the retry_on default")
+    .option("--fail-fast-on <codes>", "default for its jobs: these exit codes go to the DLQ")
+    .option("--no-fail-fast-on", "clear the fail_fast_on default")
+    .option("--json", "print the settings as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl queue set emails --concurrency 2",
+        "queuectl queue set imports --fail-fast-on 2 --retry-on 75",
+      ]),
+    )
+    .action(act(async (p, cmd, name: string) => {
+      const { queueSetAction } = await import("./queues.ts");
+      return await queueSetAction(ctx, p, name, opts(cmd));
+    }));
+  program
+    .command("pause")
+    .description("stop claiming from a queue (or every queue); running jobs finish")
+    .argument("[queue]", "queue name (default: all queues)")
+    .action(act(async (p, _cmd, name: string | undefined) => {
+      const { pauseAction } = await import("./queues.ts");
+      return await pauseAction(ctx, p, name, true);
+    }));
+  program
+    .command("resume")
+    .description("claim from a paused queue again (no queue: resume every queue)")
+    .argument("[queue]", "queue name (default: all queues)")
+    .action(act(async (p, _cmd, name: string | undefined) => {
+      const { pauseAction } = await import("./queues.ts");
+      return await pauseAction(ctx, p, name, false);
+    }));
 
   const dlq = program.command("dlq").description("the dead letter queue: jobs out of retries");
   dlq
@@ -324,12 +412,52 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       return await configListAction(ctx, p, opts(cmd));
     }));
   config
+    .command("explain-backoff")
+    .description("print the retry timeline (attempt, delay, cumulative time) for the settings")
+    .option("--max-retries <n>", "for this many retries instead of the config's")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { configExplainBackoffAction } = await import("./config.ts");
+      return await configExplainBackoffAction(ctx, p, opts(cmd));
+    }));
+  config
     .command("reset")
     .description("forget every stored setting (back to the defaults)")
     .action(act(async (p) => {
       const { configResetAction } = await import("./config.ts");
       return await configResetAction(ctx, p);
     }));
+
+  const SHELLS = ["bash", "zsh", "fish"];
+  program
+    .command("completions")
+    .description("print a shell completion script: bash, zsh or fish")
+    .addArgument(program.createArgument("<shell>", "bash, zsh or fish").choices(SHELLS))
+    .addHelpText(
+      "after",
+      examples([
+        "source <(queuectl completions bash)",
+        `queuectl completions zsh > "\${fpath[1]}/_queuectl"`,
+        "queuectl completions fish > ~/.config/fish/completions/queuectl.fish",
+      ]),
+    )
+    .action(async (shell: string) => {
+      const { completionsAction } = await import("./completions.ts");
+      type Tree = import("./completions.ts").CompletionCommand;
+      const tree = (c: Command): Tree => ({
+        name: c.name(),
+        aliases: c.aliases(),
+        description: c.description(),
+        options: c.options.filter((o) => !o.hidden).map((o) => ({
+          flags: [o.short, o.long].filter((f): f is string => f !== undefined),
+          description: o.description,
+          value: o.required || o.optional ? (/[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1] ?? "") : null,
+        })),
+        commands: c.commands.map(tree),
+        choices: c.registeredArguments[0]?.argChoices ?? [],
+      });
+      exitCode = completionsAction(ctx, shell, tree(program));
+    });
 
   if (argv.length === 0) {
     ctx.err(

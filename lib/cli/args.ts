@@ -24,9 +24,9 @@ export function parseIntOption(
   return value;
 }
 
-/** A number option >= min. */
+/** A number option >= min, written in decimal (`5`, `1.5`, `1e3`; not `0x10` or `Infinity`). */
 export function parseNumberOption(raw: string, option: string, min = 0): number {
-  const value = raw.trim() === "" ? NaN : Number(raw);
+  const value = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isFinite(value) || value < min) {
     throw new UsageError(`Invalid ${option} "${raw}": expected a number >= ${min}`);
   }

@@ -11,7 +11,9 @@ import {
 } from "../config.ts";
 import type { Paths } from "../paths.ts";
 import { configLoad, configReset, configSet } from "../store/config.ts";
-import { toJson } from "../output/text.ts";
+import { formatDuration, toJson } from "../output/text.ts";
+import { backoffTimeline } from "../backoff.ts";
+import { parseIntOption } from "./args.ts";
 import { renderTable } from "../output/table.ts";
 import { type CliContext, useColor, withStore } from "./context.ts";
 
@@ -68,5 +70,51 @@ export async function configListAction(
 export async function configResetAction(ctx: CliContext, paths: Paths): Promise<number> {
   await withStore(paths, configReset);
   ctx.out("Config reset to defaults\n");
+  return 0;
+}
+
+/** `config explain-backoff`: the retry timeline the current settings give. */
+export async function configExplainBackoffAction(
+  ctx: CliContext,
+  paths: Paths,
+  options: { maxRetries?: string; json?: boolean; color?: boolean },
+): Promise<number> {
+  const config = await withStore(paths, configLoad);
+  const maxRetries = options.maxRetries === undefined
+    ? config["max-retries"]
+    : parseIntOption(options.maxRetries, "--max-retries", { min: 0, max: 1000 });
+  const settings = {
+    base: config["backoff-base"],
+    maxSeconds: config["max-backoff"],
+    jitter: config["backoff-jitter"],
+  };
+  const rows = backoffTimeline(maxRetries, settings);
+  if (options.json) {
+    ctx.out(toJson({ max_retries: maxRetries, ...settings, retries: rows }));
+    return 0;
+  }
+  ctx.out(
+    `A failing job runs ${maxRetries + 1} time(s): the first run, then ${maxRetries} retr${
+      maxRetries === 1 ? "y" : "ies"
+    } (backoff-base ${settings.base}, max-backoff ${settings.maxSeconds}s${
+      settings.jitter > 0
+        ? `, jitter ${settings.jitter}: each delay may be up to ${
+          Math.round(settings.jitter * 100)
+        }% shorter`
+        : ""
+    })\n`,
+  );
+  if (rows.length === 0) return 0;
+  const table = rows.map((r) => [
+    r.retry,
+    `run ${r.retry + 1}`,
+    formatDuration(r.delay * 1000),
+    formatDuration(r.cumulative * 1000),
+  ]);
+  ctx.out(
+    await renderTable(["RETRY", "RUN", "DELAY", "AFTER FIRST FAILURE"], table, {
+      color: useColor(ctx, options.color),
+    }) + "\n",
+  );
   return 0;
 }

@@ -4,12 +4,21 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Job } from "../job.ts";
-import { type JobSpec, newJob, parseJobJson, parseJobSpec, validateJobId } from "../job_spec.ts";
-import { defaultConfig } from "../config.ts";
+import {
+  checkDelay,
+  type JobSpec,
+  newJob,
+  parseJobJson,
+  parseJobSpec,
+  validateJobId,
+} from "../job_spec.ts";
+import { defaultConfig, MAX_TIMEOUT_SECONDS } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { newJobId, nextSeq } from "../ids.ts";
 import { configLoad } from "../store/config.ts";
-import { jobGetMany, jobInsertMany } from "../store/jobs.ts";
+import { jobGetMany, jobInsertMany, jobInsertOne } from "../store/jobs.ts";
+import { uniqueKey } from "../store/keys.ts";
+import { queueSettingsGetMany } from "../store/queues.ts";
 import { storeExists } from "../store/open.ts";
 import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
@@ -26,6 +35,13 @@ export interface EnqueueOptions {
   runAt?: string;
   timeout?: string;
   queue?: string;
+  after?: string;
+  afterAny?: boolean;
+  uniqueKey?: string;
+  uniqueSkip?: boolean;
+  label?: string;
+  retryOn?: string;
+  failFastOn?: string;
   validate?: boolean;
   json?: boolean;
 }
@@ -63,11 +79,14 @@ export async function enqueueAction(
     ctx.out(toJson(jobs.length === 1 && specs.length === 1 ? jobs[0] : jobs));
     return 0;
   }
-  const jobs = await withStore(paths, async (kv) => {
-    const jobs = build(await configLoad(kv));
+  const out = await withStore(paths, async (kv) => {
+    const jobs = await applyQueuePolicies(kv, build(await configLoad(kv)));
     const named = jobs.filter((j) => seen.has(j.id)).map((j) => j.id);
     const existing = named.length > 0 ? await jobGetMany(kv, named) : [];
     if (existing.length > 0) throw duplicateError(existing[0].job);
+    if (jobs.some((j) => j.after.length > 0 || j.unique_key !== null)) {
+      return await insertOneByOne(kv, jobs, options.uniqueSkip ?? false);
+    }
     const result = await jobInsertMany(kv, jobs);
     if (result.duplicates.length > 0) {
       const [dup] = await jobGetMany(kv, result.duplicates.slice(0, 1));
@@ -79,11 +98,85 @@ export async function enqueueAction(
         }"); the other ${result.inserted.length} jobs were enqueued`,
       );
     }
-    return jobs;
+    return jobs.map((job) => ({ id: job.id, job }));
   });
-  if (options.json) ctx.out(toJson(jobs.length === 1 && specs.length === 1 ? jobs[0] : jobs));
-  else ctx.out(jobs.map((j) => j.id).join("\n") + "\n");
+  if (options.json) {
+    const shown = out.map((o) => o.job ?? { id: o.id, skipped: true });
+    ctx.out(toJson(shown.length === 1 && specs.length === 1 ? shown[0] : shown));
+  } else ctx.out(out.map((o) => o.id).join("\n") + "\n");
   return 0;
+}
+
+/** Fills a job's exit-code policy from its queue's settings when the job gives none. */
+async function applyQueuePolicies(kv: Deno.Kv, jobs: Job[]): Promise<Job[]> {
+  const queues = [...new Set(jobs.map((j) => j.queue))];
+  const settings = await queueSettingsGetMany(kv, queues);
+  return jobs.map((job) => {
+    const q = settings.get(job.queue);
+    if (!q) return job;
+    return {
+      ...job,
+      retry_on: job.retry_on ?? q.retry_on,
+      fail_fast_on: job.fail_fast_on ?? q.fail_fast_on,
+    };
+  });
+}
+
+/**
+ * Inserts jobs with dependencies or unique keys one at a time, in input order, after
+ * checking every dependency and unique key first, so that a mistake changes nothing.
+ * With `skipHeld`, a job whose unique key is held is not enqueued: the holder's id is printed.
+ */
+async function insertOneByOne(
+  kv: Deno.Kv,
+  jobs: Job[],
+  skipHeld: boolean,
+): Promise<{ id: string; job: Job | null }[]> {
+  const earlier = new Set<string>();
+  const keysInInput = new Map<string, string>();
+  const skip = new Map<string, string>();
+  for (const job of jobs) {
+    const unknown = job.after.filter((id) => !earlier.has(id));
+    const found = new Set((await jobGetMany(kv, unknown)).map((e) => e.job.id));
+    const missing = unknown.find((id) => !found.has(id));
+    if (missing) {
+      throw new UsageError(
+        `Unknown dependency "${missing}" of job "${job.id}": no job has that id`,
+      );
+    }
+    earlier.add(job.id);
+    if (job.unique_key === null) continue;
+    const holder = keysInInput.get(job.unique_key) ??
+      (await kv.get<string>(uniqueKey(job.unique_key))).value;
+    if (holder !== null && holder !== undefined) {
+      if (!skipHeld) throw uniqueError(job.unique_key, holder);
+      skip.set(job.id, holder);
+    } else keysInInput.set(job.unique_key, job.id);
+  }
+  const out: { id: string; job: Job | null }[] = [];
+  for (const job of jobs) {
+    const held = skip.get(job.id);
+    if (held) {
+      out.push({ id: held, job: null });
+      continue;
+    }
+    const result = await jobInsertOne(kv, job);
+    if (result.kind === "inserted") out.push({ id: job.id, job: result.job });
+    else if (result.kind === "duplicate_id") throw duplicateError(result.existing);
+    else if (result.kind === "missing_dependency") {
+      throw new UsageError(
+        `Unknown dependency "${result.id}" of job "${job.id}": no job has that id`,
+      );
+    } else if (skipHeld) out.push({ id: result.holder, job: null });
+    else throw uniqueError(result.key, result.holder);
+  }
+  return out;
+}
+
+function uniqueError(key: string, holder: string): UsageError {
+  return new UsageError(
+    `Unique key "${key}" is held by unfinished job "${holder}": wait for it, or use --unique-skip`,
+  );
 }
 
 function duplicateError(existing: Job): UsageError {
@@ -106,36 +199,42 @@ async function readSpecs(
       `Missing job: expected a JSON spec, a command, a .json file, or "-" for NDJSON on stdin`,
     );
   }
-  if (args.length === 1 && args[0] === "-") return parseNdjson(await ctx.readStdin(), "stdin");
+  if (args.length === 1 && args[0] === "-") return parseFileText(await ctx.readStdin(), "stdin");
   if (args.length === 1) {
     const arg = args[0].trim();
     if (arg.startsWith("{")) return [parseJobJson(arg)];
-    if (arg.endsWith(".json") && await isFile(arg)) return parseFileText(await readFile(arg), arg);
+    // A lone word ending in .json names a job file: a typo in it is an error, not a command.
+    if (/^\S+\.json$/.test(arg)) return parseFileText(await readFile(arg), arg);
   }
   const command = args.join(" ");
   if (command.trim() === "") throw new UsageError("Invalid command: it is empty");
   return [parseJobSpec({ command })];
 }
 
+/**
+ * Parses the jobs in a file or on stdin: one JSON object (pretty-printed or not), a JSON
+ * array of them, or NDJSON (one object per line). Only text that is not one JSON document
+ * is read as NDJSON, so a single job's own mistake is reported as such.
+ */
 function parseFileText(text: string, name: string): JobSpec[] {
   const trimmed = text.trim();
-  if (trimmed.startsWith("[")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (error) {
-      throw new UsageError(`Invalid JSON in ${name}: ${(error as Error).message}`);
-    }
-    const list = value as unknown[];
-    if (list.length === 0) throw new UsageError(`No jobs in ${name}: the array is empty`);
-    return list.map((v, i) => parseJobSpec(v, `${name} item ${i + 1}`));
+  if (trimmed === "") {
+    throw new UsageError(
+      `No jobs in ${name}: expected a JSON job, an array of jobs, or one JSON job per line`,
+    );
   }
+  let value: unknown;
   try {
-    return [parseJobJson(trimmed, name)];
+    value = JSON.parse(trimmed);
   } catch (error) {
-    if (trimmed.includes("\n")) return parseNdjson(text, name);
-    throw error;
+    if (trimmed.includes("\n") && !trimmed.startsWith("[")) return parseNdjson(text, name);
+    throw new UsageError(`Invalid JSON in ${name}: ${(error as Error).message}`);
   }
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new UsageError(`No jobs in ${name}: the array is empty`);
+    return value.map((v, i) => parseJobSpec(v, `${name} item ${i + 1}`));
+  }
+  return [parseJobSpec(value, name)];
 }
 
 /** Parses newline-delimited JSON jobs; blank lines and lines starting with # are skipped. */
@@ -154,6 +253,12 @@ export function parseNdjson(text: string, name: string): JobSpec[] {
 }
 
 interface Overrides {
+  after?: string[];
+  after_any?: boolean;
+  unique_key?: string;
+  label?: string;
+  retry_on?: number[];
+  fail_fast_on?: number[];
   id?: string;
   max_retries?: number;
   priority?: number;
@@ -174,6 +279,11 @@ function parseOverrides(options: EnqueueOptions): Overrides {
   }
   if (options.timeout !== undefined) {
     o.timeout = parseNumberOption(options.timeout, "--timeout", 0.001);
+    if (o.timeout > MAX_TIMEOUT_SECONDS) {
+      throw new UsageError(
+        `Invalid --timeout "${options.timeout}": expected at most ${MAX_TIMEOUT_SECONDS} seconds`,
+      );
+    }
   }
   if (options.queue !== undefined) {
     const queues = parseQueuesOption(options.queue);
@@ -183,7 +293,9 @@ function parseOverrides(options: EnqueueOptions): Overrides {
   if (options.delay !== undefined && options.runAt !== undefined) {
     throw new UsageError("Give --delay or --run-at, not both");
   }
-  if (options.delay !== undefined) o.delay = parseDuration(options.delay, "--delay");
+  if (options.delay !== undefined) {
+    o.delay = checkDelay(parseDuration(options.delay, "--delay"), "--delay");
+  }
   if (options.runAt !== undefined) {
     const t = Date.parse(options.runAt);
     if (!/^\d{4}-\d{2}-\d{2}/.test(options.runAt) || Number.isNaN(t)) {
@@ -191,6 +303,21 @@ function parseOverrides(options: EnqueueOptions): Overrides {
     }
     o.run_at = new Date(t);
   }
+  // The rest are checked by the job-spec rules, so the messages match the JSON form's.
+  const fields: Record<string, unknown> = { command: "x" };
+  if (options.after !== undefined) fields.after = options.after.split(",").map((s) => s.trim());
+  if (options.afterAny) fields.after_any = true;
+  if (options.uniqueKey !== undefined) fields.unique_key = options.uniqueKey;
+  if (options.label !== undefined) fields.label = options.label;
+  if (options.retryOn !== undefined) fields.retry_on = options.retryOn;
+  if (options.failFastOn !== undefined) fields.fail_fast_on = options.failFastOn;
+  const checked = parseJobSpec(fields, "options");
+  o.after = checked.after;
+  o.after_any = checked.after_any;
+  o.unique_key = checked.unique_key;
+  o.label = checked.label;
+  o.retry_on = checked.retry_on;
+  o.fail_fast_on = checked.fail_fast_on;
   return o;
 }
 
@@ -212,13 +339,5 @@ async function readFile(path: string): Promise<string> {
       throw new UsageError(`Cannot read "${path}": no such file`);
     }
     throw new UsageError(`Cannot read "${path}": ${(error as Error).message}`);
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Attempt, Job } from "../job.ts";
-import { FINAL_STATES } from "../job.ts";
+import { FINAL_STATES, runNumber } from "../job.ts";
 import { validateJobId } from "../job_spec.ts";
 import { attemptLogPath, type Paths } from "../paths.ts";
 import { attemptList, jobGet } from "../store/jobs.ts";
@@ -39,12 +39,11 @@ export async function logsAction(
     let entry = await jobGet(kv, id);
     if (!entry) throw new UsageError(`No job with id "${id}"`);
     if (!options.follow) {
-      const attempt = wanted ?? entry.job.attempts;
+      const runs = runNumber(entry.job);
+      const attempt = wanted ?? runs;
       if (attempt === 0) throw new UsageError(`Job "${id}" has not run yet: no logs`);
-      if (attempt > entry.job.attempts) {
-        throw new UsageError(
-          `Job "${id}" has no attempt ${attempt}: it has run ${entry.job.attempts} time(s)`,
-        );
+      if (attempt > runs) {
+        throw new UsageError(`Job "${id}" has no run ${attempt}: it has run ${runs} time(s)`);
       }
       await printAttempt(ctx, kv, paths, entry.job, attempt, stream);
       return 0;
@@ -52,20 +51,20 @@ export async function logsAction(
     // Follow: wait for the attempt to start, stream its file while it runs, end with it.
     while (
       !FINAL_STATES.includes(entry.job.state) &&
-      entry.job.state !== "processing" && (wanted === null || entry.job.attempts < wanted)
+      entry.job.state !== "processing" && (wanted === null || runNumber(entry.job) < wanted)
     ) {
       await delay(FOLLOW_POLL_MS);
       entry = await jobGet(kv, id);
       if (!entry) return 1;
     }
-    const attempt = wanted ?? entry.job.attempts;
+    const attempt = wanted ?? runNumber(entry.job);
     if (attempt === 0) return 0;
     const path = attemptLogPath(paths.logDir, id, attempt, stream);
     let offset = 0;
     while (true) {
       offset = await copyFrom(ctx, path, offset);
       const now = await jobGet(kv, id);
-      const running = now && now.job.state === "processing" && now.job.attempts === attempt;
+      const running = now && now.job.state === "processing" && runNumber(now.job) === attempt;
       if (!running) {
         await copyFrom(ctx, path, offset);
         if (offset === 0 && !await exists(path)) {

@@ -12,6 +12,7 @@ import { type Counts, countsGet } from "../store/counts.ts";
 import { configLoad } from "../store/config.ts";
 import { rescue } from "../store/rescue.ts";
 import { statsRead } from "../store/stats.ts";
+import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues.ts";
 import { workerListLive } from "../supervisor.ts";
 import { backoffOf } from "../worker.ts";
 import { renderTable } from "../output/table.ts";
@@ -85,20 +86,26 @@ export async function statusAction(
       await settle(kv);
       const now = new Date();
       const recent = await statsRead(kv, { since: new Date(now.getTime() - 5 * 60_000), now });
+      const names = await queueNamesAll(kv);
+      const settings = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
       return {
         counts: await countsGet(kv),
         workers: await workersView(kv, ctx.hostname()),
         throughput: recent.completed_per_minute,
+        paused: settings.filter((e) => e.settings.paused).map((e) => e.name),
       };
     });
   if (options.json) {
-    const { counts, workers } = await read();
-    ctx.out(toJson({ counts, workers }));
+    const { counts, workers, paused } = await read();
+    ctx.out(toJson({ counts, workers, paused_queues: paused }));
     return 0;
   }
   const render = async () => {
-    const { counts, workers, throughput } = await read();
+    const { counts, workers, throughput, paused } = await read();
     let text = describeCounts(counts);
+    if (paused.includes(ALL_QUEUES)) text += "\nAll queues are paused (queuectl resume)\n";
+    const some = paused.filter((q) => q !== ALL_QUEUES);
+    if (some.length > 0) text += `\nPaused queues: ${some.join(", ")}\n`;
     text += `\nThroughput: ${throughput} jobs/min (last 5 minutes)\n`;
     text += `\nWorkers: ${workers.length}\n`;
     if (workers.length > 0) text += await describeWorkers(ctx, workers, options.color);
@@ -132,7 +139,16 @@ export async function statusAction(
 function describeCounts(counts: Counts): string {
   const width = Math.max(...JOB_STATES.map((s) => String(counts[s]).length));
   const lines = JOB_STATES.map((s) => {
-    const extra = s === "pending" && counts.scheduled > 0 ? ` (${counts.scheduled} scheduled)` : "";
+    const notes = s === "pending"
+      ? [
+        counts.scheduled > 0 ? `${counts.scheduled} scheduled` : "",
+        counts.blocked > 0 ? `${counts.blocked} waiting for dependencies` : "",
+      ]
+      : s === "dead" && counts.crashed > 0
+      ? [`${counts.crashed} crashed`]
+      : [];
+    const shown = notes.filter((n) => n);
+    const extra = shown.length > 0 ? ` (${shown.join(", ")})` : "";
     const label = s === "dead" ? "dead (DLQ)" : s;
     return `  ${label.padEnd(11)} ${String(counts[s]).padStart(width)}${extra}`;
   });
@@ -146,6 +162,7 @@ export interface ListOptions {
   sort?: string;
   priority?: string;
   command?: string;
+  label?: string;
   json?: boolean;
   color?: boolean;
 }
@@ -192,7 +209,9 @@ export async function listAction(
     ? undefined
     : parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
   const needle = options.command;
-  const filtered = priority !== undefined || needle !== undefined || sort !== "created";
+  const label = options.label;
+  const filtered = priority !== undefined || needle !== undefined || label !== undefined ||
+    sort !== "created";
   const { jobs, total } = await withStore(paths, async (kv) => {
     await settle(kv);
     let jobs: Job[];
@@ -206,7 +225,8 @@ export async function listAction(
         sort === "created" ? limit : Infinity,
         (j) =>
           (priority === undefined || j.priority === priority) &&
-          (needle === undefined || j.command.includes(needle)),
+          (needle === undefined || j.command.includes(needle)) &&
+          (label === undefined || j.label === label),
       );
       if (sort === "updated") jobs.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
       if (sort === "priority") jobs.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
@@ -235,20 +255,24 @@ export async function listAction(
 export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): Promise<string> {
   if (jobs.length === 0) return "No jobs\n";
   const now = new Date();
+  const labels = jobs.some((j) => j.label);
   const rows = jobs.map((j) => [
     j.id,
     j.state,
     `${j.attempts}/${j.max_retries + 1}`,
     truncate(j.command, 40),
+    ...(labels ? [truncate(j.label ?? "", 20)] : []),
     formatRelative(j.updated_at, now),
     truncate(jobNote(j, now), 40),
   ]);
-  return await renderTable(["ID", "STATE", "RUNS", "COMMAND", "UPDATED", "NOTE"], rows, {
-    color: useColor(ctx, color),
-  }) + "\n";
+  const head = ["ID", "STATE", "RUNS", "COMMAND", ...(labels ? ["LABEL"] : []), "UPDATED", "NOTE"];
+  return await renderTable(head, rows, { color: useColor(ctx, color) }) + "\n";
 }
 
 function jobNote(job: Job, now: Date): string {
+  if (job.state === "pending" && (job.waiting_on?.length ?? 0) > 0) {
+    return `after ${job.waiting_on.join(", ")}`;
+  }
   if (job.next_run_at) {
     return `${job.state === "failed" ? "retry" : "runs"} ${formatRelative(job.next_run_at, now)}`;
   }
@@ -283,6 +307,15 @@ export async function showAction(
       `${job.attempts} of at most ${job.max_retries + 1} (max_retries ${job.max_retries})`,
     ],
     ["queue", job.queue],
+    ["label", job.label ?? "-"],
+    [
+      "after",
+      job.after?.length ? `${job.after.join(", ")}${job.after_any ? " (any outcome)" : ""}` : "-",
+    ],
+    ["waiting_on", job.waiting_on?.length ? job.waiting_on.join(", ") : "-"],
+    ["unique_key", job.unique_key ?? "-"],
+    ["retry_on", job.retry_on?.join(",") ?? "all failures"],
+    ["fail_fast_on", job.fail_fast_on?.join(",") ?? "-"],
     ["priority", job.priority],
     ["cwd", job.cwd],
     ["timeout", job.timeout === null ? "none" : `${job.timeout}s`],
@@ -293,6 +326,7 @@ export async function showAction(
     ["lease_expires_at", job.lease_expires_at ?? "-"],
     ["exit_code", job.exit_code ?? "-"],
     ["last_error", job.last_error ?? "-"],
+    ["dead_reason", job.dead_reason ?? "-"],
   ];
   ctx.out(fields.map(([k, v]) => `${k.padEnd(17)} ${v}`).join("\n") + "\n");
   if (attempts.length > 0) {

@@ -2,11 +2,12 @@
  * `queuectl worker run|start|stop|status`.
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { OperationError, UsageError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker.ts";
 import { newWorkerId, spawnWorkers, stopWorkers } from "../supervisor.ts";
 import { formatDuration, toJson } from "../output/text.ts";
+import { junitReport } from "../output/junit.ts";
 import { type CliContext, withStore } from "./context.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { openStore } from "../store/open.ts";
@@ -21,6 +22,8 @@ export interface WorkerRunOptions {
   logFile?: string;
   json?: boolean;
   color?: boolean;
+  /** Write a JUnit XML report of the jobs this worker finished to this file. */
+  report?: string;
 }
 
 /** Runs one worker in the foreground until stopped (or, with `--drain`, until no work is left). */
@@ -38,10 +41,15 @@ export async function workerRunAction(
   const log = options.logFile ? await openLog(options.logFile) : null;
   const write = (line: string) => {
     const text = `${new Date().toISOString()} [${id}] ${line}\n`;
-    if (log) log.writeSync(new TextEncoder().encode(text));
-    else ctx.err(text);
+    if (!log) return ctx.err(text);
+    try {
+      log.writeSync(new TextEncoder().encode(text));
+    } catch {
+      // A full disk must not stop the worker: its jobs' states are in the store.
+    }
   };
-  const kv = await openStore(paths);
+  // A worker waits out another process's lock on the store instead of giving up.
+  const kv = await openStore(paths, { waitForLock: true });
   const started = performance.now();
   let summary: WorkerSummary;
   try {
@@ -57,9 +65,15 @@ export async function workerRunAction(
       onEvent: (event) => write(describeEvent(event)),
     });
     let signals = 0;
-    const onSignal = () => handle.stop(++signals > 1);
     const signalNames: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-    for (const s of signalNames) Deno.addSignalListener(s, onSignal);
+    const listeners = signalNames.map((name) => {
+      const listener = () => {
+        write(`received ${name}`);
+        handle.stop(++signals > 1, "signal");
+      };
+      Deno.addSignalListener(name, listener);
+      return [name, listener] as const;
+    });
     write(`started (pid ${ctx.pid}, concurrency ${concurrency}${options.drain ? ", drain" : ""})`);
     try {
       summary = await handle.done;
@@ -67,7 +81,7 @@ export async function workerRunAction(
       write(`failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     } finally {
-      for (const s of signalNames) Deno.removeSignalListener(s, onSignal);
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
     }
   } finally {
     kv.close();
@@ -97,7 +111,25 @@ export async function workerRunAction(
       );
     }
   }
-  return dead.length > 0 ? 1 : 0;
+  if (options.report) {
+    const xml = junitReport([...summary.finished.values()], {
+      name: "queuectl worker run",
+      elapsedMs: elapsed,
+      timestamp: new Date(Date.now() - elapsed).toISOString(),
+      hostname: ctx.hostname(),
+    });
+    const file = options.report.startsWith("/") ? options.report : `${ctx.cwd()}/${options.report}`;
+    try {
+      await Deno.writeTextFile(file, xml);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new OperationError(`Cannot write report "${options.report}": ${reason}`);
+    }
+  }
+  if (summary.logErrors > 0) {
+    ctx.err(`${summary.logErrors} attempt(s) could not write their log file; see the worker log\n`);
+  }
+  return dead.length > 0 || summary.logErrors > 0 ? 1 : 0;
 }
 
 function describeEvent(event: WorkerEvent): string {
@@ -120,10 +152,20 @@ function describeEvent(event: WorkerEvent): string {
     }
     case "fenced":
       return `${event.job.id}: result discarded: ${event.detail}`;
-    case "stopping":
+    case "stopping": {
+      const why = event.source === "request"
+        ? " (stop requested through the store)"
+        : event.source === "error"
+        ? " (too many store errors)"
+        : "";
       return event.force
-        ? "stopping now: killing running jobs and putting them back"
-        : "stopping: finishing running jobs";
+        ? `stopping now${why}: killing running jobs and putting them back`
+        : `stopping${why}: finishing running jobs`;
+    }
+    case "warning":
+      return `${event.job ? `${event.job.id}: ` : ""}warning: ${event.message}`;
+    case "error":
+      return `store error (will retry): ${event.message}`;
   }
 }
 
@@ -167,6 +209,7 @@ export async function workerStartAction(
       count,
       concurrency,
       queues,
+      host: ctx.hostname(),
     }));
   if (options.json) ctx.out(toJson(started.map((s) => ({ id: s.id, pid: s.pid, log: s.logFile }))));
   else {

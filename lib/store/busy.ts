@@ -1,11 +1,28 @@
 /**
- * Retrying store calls that SQLite refused with "database is locked": several processes
- * share one KV file, and a writer may find it busy. A refused call did nothing, so it is
- * safe to repeat (a commit repeats with the same checks).
+ * Guarding every store call: SQLite's "database is locked" is retried, a call that waits
+ * on another process's lock longer than a deadline gives up with one clear line, and a
+ * corrupt or read-only file becomes an OperationError naming the file.
  * @module
  */
+import { OperationError } from "../errors.ts";
 
-const MAX_WAIT_MS = 30_000;
+/** The environment variable that sets how long a command waits for a locked store (ms). */
+export const BUSY_TIMEOUT_ENV = "QUEUECTL_BUSY_TIMEOUT_MS";
+
+/** How long a command waits for a store locked by another process, by default. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
+
+/** How long a command waits for a locked store: `$QUEUECTL_BUSY_TIMEOUT_MS`, else 30 s. */
+export function busyTimeoutMs(): number {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get(BUSY_TIMEOUT_ENV);
+  } catch {
+    raw = undefined; // no permission to read it: the default applies
+  }
+  const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_BUSY_TIMEOUT_MS;
+}
 
 /** Reports whether an error is SQLite's busy/locked refusal. */
 export function isBusyError(error: unknown): boolean {
@@ -14,8 +31,8 @@ export function isBusyError(error: unknown): boolean {
 }
 
 /** Calls `fn`, repeating it with a short random backoff while the store is busy. */
-export async function retryBusy<T>(fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + MAX_WAIT_MS;
+export async function retryBusy<T>(fn: () => Promise<T>, maxWaitMs = 30_000): Promise<T> {
+  const deadline = Date.now() + maxWaitMs;
   let wait = 1;
   while (true) {
     try {
@@ -28,22 +45,94 @@ export async function retryBusy<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Wraps an atomic operation so that its commit retries while the store is busy. */
-function wrapAtomic(op: Deno.AtomicOperation): Deno.AtomicOperation {
+/** How a guarded store behaves. */
+export interface GuardOptions {
+  /** The KV file, named in error messages. */
+  path?: string;
+  /**
+   * Milliseconds one call may wait (for a lock held by another process) before it fails;
+   * Infinity waits as long as it takes (workers). Default: busyTimeoutMs().
+   */
+  timeoutMs?: number;
+}
+
+/** Turns a store error into one clear line naming the file; other errors pass unchanged. */
+export function storeError(error: unknown, path: string): unknown {
+  if (error instanceof OperationError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const first = message.split("\n")[0].trim();
+  if (isBusyError(error)) {
+    return new OperationError(`Store "${path}" is locked by another process; try again later`);
+  }
+  if (/malformed|not a database|file is encrypted/i.test(message)) {
+    return new OperationError(`Store "${path}" is corrupt (${first})`);
+  }
+  if (/read-?only/i.test(message)) {
+    return new OperationError(`Cannot write to store "${path}": it is read-only (${first})`);
+  }
+  if (/disk is full|no space left|SQLITE_FULL/i.test(message)) {
+    return new OperationError(`Cannot write to store "${path}": the disk is full`);
+  }
+  if (/unable to open database|disk I\/O error|Database is closed/i.test(message)) {
+    return new OperationError(`Cannot use store "${path}": ${first}`);
+  }
+  return error;
+}
+
+/** Shared state of one guarded store handle. */
+interface Guard {
+  path: string;
+  timeoutMs: number;
+  /** Set once a call gave up waiting: the store's thread is stuck, so close() must not wait. */
+  wedged: boolean;
+}
+
+/** Runs one store call with busy retries, a deadline and clear errors. */
+function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
+  const call = retryBusy(fn).catch((error) => {
+    throw storeError(error, guard.path);
+  });
+  if (!Number.isFinite(guard.timeoutMs)) return call;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      guard.wedged = true;
+      const seconds = Math.round(guard.timeoutMs / 100) / 10;
+      reject(
+        new OperationError(
+          `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
+        ),
+      );
+    }, guard.timeoutMs);
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Wraps an atomic operation so that its commit is guarded. */
+function wrapAtomic(guard: Guard, op: Deno.AtomicOperation): Deno.AtomicOperation {
   const commit = op.commit.bind(op);
-  op.commit = () => retryBusy(commit);
+  op.commit = () => guarded(guard, commit);
   return op;
 }
 
-/** Wraps a list iterator so that each step retries while the store is busy. */
-function wrapList<T>(iter: Deno.KvListIterator<T>): Deno.KvListIterator<T> {
+/** Wraps a list iterator so that each step is guarded. */
+function wrapList<T>(guard: Guard, iter: Deno.KvListIterator<T>): Deno.KvListIterator<T> {
   const next = iter.next.bind(iter);
-  iter.next = () => retryBusy(next);
+  iter.next = () => guarded(guard, next);
   return iter;
 }
 
-/** A Deno.Kv whose calls retry while the file is locked by another process. */
-export function busyTolerant(kv: Deno.Kv): Deno.Kv {
+/**
+ * A Deno.Kv whose calls retry while the file is busy, give up with one clear line after
+ * the deadline (Deno KV itself would wait for a lock for ever), and name the file in
+ * store errors. After a call gave up, `close()` does not wait for the stuck call.
+ */
+export function busyTolerant(kv: Deno.Kv, options: GuardOptions = {}): Deno.Kv {
+  const guard: Guard = {
+    path: options.path ?? "queue.db",
+    timeoutMs: options.timeoutMs ?? busyTimeoutMs(),
+    wedged: false,
+  };
   return new Proxy(kv, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
@@ -53,11 +142,15 @@ export function busyTolerant(kv: Deno.Kv): Deno.Kv {
         case "getMany":
         case "set":
         case "delete":
-          return (...args: unknown[]) => retryBusy(() => value.apply(target, args));
+          return (...args: unknown[]) => guarded(guard, () => value.apply(target, args));
         case "atomic":
-          return () => wrapAtomic(target.atomic());
+          return () => wrapAtomic(guard, target.atomic());
         case "list":
-          return (...args: unknown[]) => wrapList(value.apply(target, args));
+          return (...args: unknown[]) => wrapList(guard, value.apply(target, args));
+        case "close":
+          return () => {
+            if (!guard.wedged) target.close();
+          };
         default:
           return value.bind(target);
       }

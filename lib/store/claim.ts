@@ -1,16 +1,25 @@
 /**
- * Claiming the best runnable job with an atomic check-and-set on its record.
+ * Claiming the best runnable job with an atomic check-and-set on its record, honouring the
+ * queues' pause and concurrency settings in the same commit.
  * @module
  */
 import { claim } from "../state_machine.ts";
 import { jobCommitChange, type JobEntry, jobGetMany } from "./jobs.ts";
-import { QUEUE_PREFIX, readyPrefix } from "./keys.ts";
+import { QUEUE_PREFIX, queueConfigKey, queueCountKey, readyPrefix } from "./keys.ts";
+import { ALL_QUEUES, queueSettingsEntries, type QueueSettingsEntry } from "./queues.ts";
 
 /** How a claim attempt ended. */
 export type ClaimResult =
   | { kind: "claimed"; entry: JobEntry }
   | { kind: "empty" }
   | { kind: "contended" };
+
+/** Queue names and settings a worker keeps between claims (refreshed after `maxAgeMs`). */
+export interface ClaimCache {
+  at: number;
+  names: string[];
+  settings: Map<string, QueueSettingsEntry>;
+}
 
 /** What a claim needs to know. */
 export interface ClaimOptions {
@@ -21,18 +30,41 @@ export interface ClaimOptions {
   queues?: string[];
   /** How many head candidates to try before giving up as contended. */
   candidates?: number;
+  /**
+   * Settings read earlier. Safe to reuse: the claim commit checks their versionstamps, so a
+   * pause or cap committed since makes the claim fail and the cache is dropped.
+   */
+  cache?: { current: ClaimCache | null; maxAgeMs: number };
 }
 
 /**
- * Takes the best ready job (highest priority, then oldest): reads the heads of the ready
- * index and commits `pending|failed → processing` checked against the versionstamp read.
- * Two workers can never both win: the loser's check fails and it moves to the next one.
+ * Takes the best ready job (highest priority, then oldest) from the queues that are not
+ * paused and below their concurrency cap: reads the heads of the ready index and commits
+ * `pending|failed → processing` checked against the job's versionstamp, the queue settings
+ * and (for a capped queue) its running count. Two workers can never both win one job, and
+ * a capped queue never runs more than its cap: the loser's check fails.
  */
 export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimResult> {
   const limit = options.candidates ?? 4;
-  const queues = options.queues ?? await queueNames(kv);
+  const view = await settingsView(kv, options);
+  const all = view.settings.get(ALL_QUEUES)!;
+  if (all.settings.paused) return { kind: "empty" };
+  const open = view.names.filter((q) => !view.settings.get(q)!.settings.paused);
+  const capped = open.filter((q) => view.settings.get(q)!.settings.concurrency !== null);
+  const running = new Map<string, Deno.KvEntryMaybe<Deno.KvU64>>();
+  for (let i = 0; i < capped.length; i += 10) {
+    const slice = capped.slice(i, i + 10);
+    const entries = await kv.getMany<Deno.KvU64[]>(
+      slice.map((q) => queueCountKey(q, "processing")),
+    );
+    entries.forEach((e, j) => running.set(slice[j], e));
+  }
+  const available = open.filter((q) => {
+    const cap = view.settings.get(q)!.settings.concurrency;
+    return cap === null || countOf(running.get(q)!) < cap;
+  });
   const heads: { key: Deno.KvKey; id: string }[] = [];
-  for (const queue of queues) {
+  for (const queue of available) {
     for await (const entry of kv.list<string>({ prefix: readyPrefix(queue) }, { limit })) {
       heads.push({ key: entry.key, id: entry.value });
     }
@@ -48,12 +80,46 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
       leaseSeconds: options.leaseSeconds,
     });
     if (!next.ok) continue;
-    const result = await jobCommitChange(kv, entry, next.job);
+    const queue = view.settings.get(entry.job.queue);
+    if (!queue) continue; // a queue this worker does not serve
+    const result = await jobCommitChange(kv, entry, next.job, {
+      more: (op) => {
+        op.check({ key: queueConfigKey(ALL_QUEUES), versionstamp: all.versionstamp });
+        op.check({ key: queueConfigKey(queue.name), versionstamp: queue.versionstamp });
+        const count = running.get(queue.name);
+        if (count) op.check({ key: count.key, versionstamp: count.versionstamp });
+      },
+    });
     if (result) {
       return { kind: "claimed", entry: { job: next.job, versionstamp: result.versionstamp } };
     }
+    // The job, the queue's settings or its running count changed: read settings afresh.
+    if (options.cache) options.cache.current = null;
+    if (await settingsChanged(kv, view)) return { kind: "contended" };
   }
   return { kind: "contended" };
+}
+
+async function settingsView(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimCache> {
+  const cached = options.cache?.current;
+  const fresh = cached && Date.now() - cached.at < options.cache!.maxAgeMs &&
+    (options.queues === undefined || options.queues.every((q) => cached.settings.has(q)));
+  if (fresh) return cached;
+  const names = options.queues ?? await queueNames(kv);
+  const entries = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
+  const view: ClaimCache = {
+    at: Date.now(),
+    names,
+    settings: new Map(entries.map((e) => [e.name, e])),
+  };
+  if (options.cache) options.cache.current = view;
+  return view;
+}
+
+async function settingsChanged(kv: Deno.Kv, view: ClaimCache): Promise<boolean> {
+  const names = [...view.settings.keys()];
+  const now = await queueSettingsEntries(kv, names);
+  return now.some((e) => e.versionstamp !== view.settings.get(e.name)!.versionstamp);
 }
 
 /** The names of every queue a job was ever enqueued to. */
@@ -61,6 +127,11 @@ export async function queueNames(kv: Deno.Kv): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of kv.list({ prefix: QUEUE_PREFIX })) names.push(entry.key[1] as string);
   return names;
+}
+
+function countOf(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
+  const n = entry.value?.value ?? 0n;
+  return n >= 1n << 63n ? 0 : Number(n);
 }
 
 function compareParts(a: Deno.KvKey, b: Deno.KvKey): number {

@@ -3,41 +3,66 @@
  * @module
  */
 import { JOB_STATES, type JobState } from "../job.ts";
-import { countKey, queueCountKey, SCHEDULED_COUNT_KEY } from "./keys.ts";
+import {
+  BLOCKED_COUNT_KEY,
+  countKey,
+  CRASHED_COUNT_KEY,
+  queueCountKey,
+  SCHEDULED_COUNT_KEY,
+} from "./keys.ts";
 
-/** Counts per state, plus `scheduled`: pending jobs whose time has not come. */
-export type Counts = Record<JobState, number> & { scheduled: number };
+/**
+ * Counts per state, plus two sub-counts of pending: `scheduled` (its time has not come) and
+ * `blocked` (waiting for dependencies).
+ */
+export type Counts = Record<JobState, number> & {
+  scheduled: number;
+  blocked: number;
+  /** Dead jobs quarantined for crashing their workers (part of dead). */
+  crashed: number;
+};
 
-/** Reads every counter (two reads, whatever the number of jobs). */
+/**
+ * Reads every counter in one read (one consistent snapshot, whatever the number of jobs):
+ * read apart, a job moving between two states could be counted twice or not at all.
+ */
 export async function countsGet(kv: Deno.Kv): Promise<Counts> {
-  const keys = [...JOB_STATES.map(countKey), SCHEDULED_COUNT_KEY];
-  const entries = [
-    ...await kv.getMany<Deno.KvU64[]>(keys.slice(0, 5)),
-    ...await kv.getMany<Deno.KvU64[]>(keys.slice(5)),
-  ];
-  const counts = {} as Counts;
-  JOB_STATES.forEach((state, i) => counts[state] = toCount(entries[i].value));
-  counts.scheduled = toCount(entries[JOB_STATES.length].value);
-  return counts;
+  return countsOf(
+    await kv.getMany<Deno.KvU64[]>([
+      ...JOB_STATES.map(countKey),
+      SCHEDULED_COUNT_KEY,
+      BLOCKED_COUNT_KEY,
+      CRASHED_COUNT_KEY,
+    ]),
+  );
 }
 
 /** Counts of one queue's jobs (the same shape as the global counts). */
 export async function queueCountsGet(kv: Deno.Kv, queue: string): Promise<Counts> {
-  const keys = [
-    ...JOB_STATES.map((s) => queueCountKey(queue, s)),
-    queueCountKey(queue, "scheduled"),
-  ];
-  const entries = [
-    ...await kv.getMany<Deno.KvU64[]>(keys.slice(0, 5)),
-    ...await kv.getMany<Deno.KvU64[]>(keys.slice(5)),
-  ];
+  return countsOf(
+    await kv.getMany<Deno.KvU64[]>([
+      ...JOB_STATES.map((s) => queueCountKey(queue, s)),
+      queueCountKey(queue, "scheduled"),
+      queueCountKey(queue, "blocked"),
+      queueCountKey(queue, "crashed"),
+    ]),
+  );
+}
+
+/** Counts from the state counters in JOB_STATES order, then `scheduled`, `blocked`. */
+function countsOf(entries: Deno.KvEntryMaybe<Deno.KvU64>[]): Counts {
   const counts = {} as Counts;
   JOB_STATES.forEach((state, i) => counts[state] = toCount(entries[i].value));
   counts.scheduled = toCount(entries[JOB_STATES.length].value);
+  counts.blocked = toCount(entries[JOB_STATES.length + 1].value);
+  counts.crashed = toCount(entries[JOB_STATES.length + 2].value);
   return counts;
 }
 
-/** Jobs that are ready now or waiting out a retry backoff (not delayed by their spec). */
+/**
+ * Jobs that are ready now, waiting out a retry backoff, or waiting for dependencies (not
+ * those delayed by their spec): what a draining worker waits for.
+ */
 export function outstanding(counts: Counts): number {
   return counts.pending - counts.scheduled + counts.failed;
 }

@@ -9,11 +9,16 @@ import {
   attemptPrefix,
   BY_SEQ_PREFIX,
   byStatePrefix,
+  depKey,
+  depPrefix,
+  heldUniqueKey,
   jobCounterKeys,
   jobIndexKeys,
   jobKey,
   queueKey,
 } from "./keys.ts";
+import { FINAL_STATES } from "../job.ts";
+import { releaseDependency } from "../state_machine.ts";
 import { addStats } from "./stats.ts";
 
 /** A job with the versionstamp it was read at. */
@@ -71,6 +76,74 @@ export function addJobChange(op: Deno.AtomicOperation, before: Job | null, after
   for (const key of newCounters) {
     if (!oldCounterSet.has(keyText(key))) op.sum(key, ONE);
   }
+  // A unique key is held while the job is unfinished; taking it checks that it is free.
+  const heldBefore = heldUniqueKey(before), heldAfter = heldUniqueKey(after);
+  if (!heldBefore && heldAfter) op.check({ key: heldAfter, versionstamp: null }).set(heldAfter, id);
+  if (heldBefore && !heldAfter) op.delete(heldBefore);
+}
+
+/** How many dependents a finishing job releases in its own commit (the rest follow). */
+const RELEASE_IN_COMMIT = 40;
+
+/** Whether a change takes a job into a final state (which releases its dependents). */
+function finishes(before: Job, after: Job | null): boolean {
+  return after !== null && FINAL_STATES.includes(after.state) &&
+    !FINAL_STATES.includes(before.state);
+}
+
+/**
+ * Adds to `op` the release of up to `limit` jobs waiting for `parent` (now final): each
+ * dependent is checked by versionstamp and updated, and its edge removed. Returns the
+ * dependents that reached a final state themselves (they release theirs in turn), and
+ * whether more edges remain.
+ */
+async function addRelease(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  parent: Job,
+  limit: number,
+): Promise<{ finished: Job[]; more: boolean; edges: number }> {
+  const childIds: string[] = [];
+  for await (const entry of kv.list({ prefix: depPrefix(parent.id) }, { limit: limit + 1 })) {
+    childIds.push(entry.key[2] as string);
+  }
+  const more = childIds.length > limit;
+  const ids = childIds.slice(0, limit);
+  const now = new Date(parent.updated_at);
+  const finished: Job[] = [];
+  const children = new Map((await jobGetMany(kv, ids)).map((e) => [e.job.id, e]));
+  for (const id of ids) {
+    op.delete(depKey(parent.id, id));
+    const child = children.get(id);
+    if (!child) continue;
+    const next = releaseDependency(child.job, { id: parent.id, state: parent.state }, now);
+    if (!next.ok) continue;
+    op.check({ key: jobKey(id), versionstamp: child.versionstamp });
+    addJobChange(op, child.job, next.job);
+    addStats(op, child.job, next.job);
+    if (FINAL_STATES.includes(next.job.state)) finished.push(next.job);
+  }
+  return { finished, more, edges: ids.length };
+}
+
+/**
+ * Releases every job still waiting for `parent` (a final job), in commits of up to 40,
+ * and in turn the dependents of those it cancels. Used after a finishing commit that could
+ * not hold them all.
+ */
+export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<void> {
+  const queue = [parent];
+  while (queue.length > 0) {
+    const job = queue.shift()!;
+    for (let tries = 0; tries < 100; tries++) {
+      const op = kv.atomic();
+      const { finished, more, edges } = await addRelease(kv, op, job, RELEASE_IN_COMMIT);
+      if (edges === 0) break;
+      if (!(await op.commit()).ok) continue; // a dependent changed meanwhile: read again
+      queue.push(...finished);
+      if (!more) break;
+    }
+  }
 }
 
 /** Extra writes that go in the same commit as a state change (an attempt record, say). */
@@ -98,8 +171,18 @@ export async function jobCommitChange(
     op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
   }
   extras.more?.(op);
+  // Dependents are released by the commit that finishes the job they wait for.
+  const release = after && finishes(before.job, after)
+    ? await addRelease(kv, op, after, RELEASE_IN_COMMIT)
+    : null;
   const result = await op.commit();
-  return result.ok ? result : null;
+  if (!result.ok) return null;
+  if (release && (release.more || release.finished.length > 0)) {
+    for (const job of [...(release.more ? [after!] : []), ...release.finished]) {
+      await releaseDependents(kv, job);
+    }
+  }
+  return result;
 }
 
 /** How many new jobs go in one commit (KV allows at most 100 checks per commit). */
@@ -254,4 +337,60 @@ export async function attemptList(kv: Deno.Kv, id: string): Promise<Attempt[]> {
 
 function keyText(key: Deno.KvKey): string {
   return JSON.stringify(key, (_k, v) => typeof v === "bigint" ? `${v}n` : v);
+}
+
+/** How inserting one job ended. */
+export type InsertOneResult =
+  | { kind: "inserted"; job: Job }
+  | { kind: "duplicate_id"; existing: Job }
+  | { kind: "unique_taken"; key: string; holder: string }
+  | { kind: "missing_dependency"; id: string };
+
+/**
+ * Inserts one job that may have dependencies or a unique key, in one commit checked against
+ * the dependencies as read: finished ones are dropped from `waiting_on` (or cancel the job,
+ * when one did not complete and the job is not `after_any`), unfinished ones get an edge.
+ */
+export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResult> {
+  for (let tries = 0; tries < 20; tries++) {
+    const parents = job.after.length > 0 ? await jobGetMany(kv, job.after) : [];
+    if (parents.length < job.after.length) {
+      const found = new Set(parents.map((p) => p.job.id));
+      return { kind: "missing_dependency", id: job.after.find((id) => !found.has(id))! };
+    }
+    let next: Job = { ...job, waiting_on: [] };
+    for (const parent of parents) {
+      if (!FINAL_STATES.includes(parent.job.state)) {
+        next.waiting_on.push(parent.job.id);
+      } else if (parent.job.state !== "completed" && !job.after_any && next.state === "pending") {
+        next = {
+          ...next,
+          state: "cancelled",
+          next_run_at: null,
+          last_error: `dependency "${parent.job.id}" ended ${parent.job.state}`,
+          finished_at: job.created_at,
+        };
+      }
+    }
+    if (next.state === "cancelled") next.waiting_on = [];
+    const op = kv.atomic().check({ key: jobKey(job.id), versionstamp: null });
+    for (const parent of parents) {
+      op.check({ key: jobKey(parent.job.id), versionstamp: parent.versionstamp });
+    }
+    addJobChange(op, null, next);
+    for (const parent of next.waiting_on) op.set(depKey(parent, job.id), null);
+    op.set(queueKey(job.queue), null);
+    if ((await op.commit()).ok) return { kind: "inserted", job: next };
+    const existing = await jobGet(kv, job.id);
+    if (existing) return { kind: "duplicate_id", existing: existing.job };
+    const unique = heldUniqueKey(next);
+    if (unique) {
+      const holder = await kv.get<string>(unique);
+      if (holder.value !== null) {
+        return { kind: "unique_taken", key: next.unique_key!, holder: holder.value };
+      }
+    }
+    // A dependency changed between the read and the commit: read again.
+  }
+  throw new Error(`Could not enqueue "${job.id}": its dependencies kept changing; try again`);
 }

@@ -45,6 +45,22 @@ export const scheduledKey = (runAtMs: number, id: string): Deno.KvKey => [
 /** Prefix of the scheduled index. */
 export const SCHEDULED_PREFIX: Deno.KvKey = ["scheduled"];
 
+/** Pending jobs waiting for dependencies, in enqueue order. */
+export const blockedKey = (seq: number, id: string): Deno.KvKey => ["blocked", seq, id];
+
+/** A dependency edge: `child` waits for `parent` (value: null). */
+export const depKey = (parent: string, child: string): Deno.KvKey => ["dep", parent, child];
+/** Prefix of the jobs waiting for `parent`. */
+export const depPrefix = (parent: string): Deno.KvKey => ["dep", parent];
+
+/** The job holding a unique key while it is unfinished (value: the job id). */
+export const uniqueKey = (key: string): Deno.KvKey => ["unique", key];
+
+/** A queue's settings: concurrency cap, paused, exit-code policy; "*" pauses every queue. */
+export const queueConfigKey = (name: string): Deno.KvKey => ["queue_config", name];
+/** Prefix of the queue settings. */
+export const QUEUE_CONFIG_PREFIX: Deno.KvKey = ["queue_config"];
+
 /** Jobs being processed, by the time their lease runs out. */
 export const leaseKey = (expiresMs: number, id: string): Deno.KvKey => ["lease", expiresMs, id];
 /** Prefix of the lease index. */
@@ -54,8 +70,15 @@ export const LEASE_PREFIX: Deno.KvKey = ["lease"];
 export const countKey = (state: JobState): Deno.KvKey => ["count", state];
 /** Count of pending jobs whose time has not come yet. */
 export const SCHEDULED_COUNT_KEY: Deno.KvKey = ["count", "scheduled"];
-/** Count of one queue's jobs in a state, or `scheduled` (a Deno.KvU64). */
-export const queueCountKey = (queue: string, state: JobState | "scheduled"): Deno.KvKey => [
+/** Count of dead jobs quarantined for crashing their workers. */
+export const CRASHED_COUNT_KEY: Deno.KvKey = ["count", "crashed"];
+/** Count of pending jobs waiting for dependencies. */
+export const BLOCKED_COUNT_KEY: Deno.KvKey = ["count", "blocked"];
+/** Count of one queue's jobs in a state, or `scheduled`, `blocked`, `crashed` (a Deno.KvU64). */
+export const queueCountKey = (
+  queue: string,
+  state: JobState | "scheduled" | "blocked" | "crashed",
+): Deno.KvKey => [
   "queue_count",
   queue,
   state,
@@ -109,7 +132,8 @@ export const STATS_FAIL_PREFIX: Deno.KvKey = ["stats_fail"];
 /** The index keys a job record implies, as they must exist while the record is stored. */
 export function jobIndexKeys(job: Job): Deno.KvKey[] {
   const keys: Deno.KvKey[] = [byStateKey(job.state, job.seq, job.id), bySeqKey(job.seq, job.id)];
-  if (job.state === "pending" || job.state === "failed") {
+  if (isWaitingForDeps(job)) keys.push(blockedKey(job.seq, job.id));
+  else if (job.state === "pending" || job.state === "failed") {
     if (job.next_run_at === null) keys.push(readyKey(job.queue, job.priority, job.seq, job.id));
     else keys.push(scheduledKey(Date.parse(job.next_run_at), job.id));
   }
@@ -122,8 +146,24 @@ export function jobIndexKeys(job: Job): Deno.KvKey[] {
 /** The counter keys a job record adds one to. */
 export function jobCounterKeys(job: Job): Deno.KvKey[] {
   const keys = [countKey(job.state), queueCountKey(job.queue, job.state)];
-  if (job.state === "pending" && job.next_run_at !== null) {
+  if (job.state === "dead" && job.dead_reason === "crashed") {
+    keys.push(CRASHED_COUNT_KEY, queueCountKey(job.queue, "crashed"));
+  }
+  if (isWaitingForDeps(job)) keys.push(BLOCKED_COUNT_KEY, queueCountKey(job.queue, "blocked"));
+  else if (job.state === "pending" && job.next_run_at !== null) {
     keys.push(SCHEDULED_COUNT_KEY, queueCountKey(job.queue, "scheduled"));
   }
   return keys;
+}
+
+/** The unique key a job holds: while it is unfinished and was given one. */
+export function heldUniqueKey(job: Job | null): Deno.KvKey | null {
+  if (!job || !job.unique_key) return null;
+  return job.state === "completed" || job.state === "dead" || job.state === "cancelled"
+    ? null
+    : uniqueKey(job.unique_key);
+}
+
+function isWaitingForDeps(job: Job): boolean {
+  return job.state === "pending" && (job.waiting_on?.length ?? 0) > 0;
 }

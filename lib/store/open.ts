@@ -6,8 +6,17 @@ import { OperationError } from "../errors.ts";
 import { dirname, type Paths } from "../paths.ts";
 import { busyTolerant } from "./busy.ts";
 
+/** How a store is opened. */
+export interface OpenOptions {
+  /**
+   * Wait for ever when another process holds the file locked (workers), instead of giving
+   * up after `$QUEUECTL_BUSY_TIMEOUT_MS` (commands).
+   */
+  waitForLock?: boolean;
+}
+
 /** Opens (creating when needed) the KV file; the data dir is made 0700, the file 0600. */
-export async function openStore(paths: Paths): Promise<Deno.Kv> {
+export async function openStore(paths: Paths, options: OpenOptions = {}): Promise<Deno.Kv> {
   const where = paths.dbPath;
   try {
     await Deno.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
@@ -19,14 +28,17 @@ export async function openStore(paths: Paths): Promise<Deno.Kv> {
   try {
     kv = await Deno.openKv(where);
   } catch (error) {
-    throw new OperationError(`Cannot open store "${where}": ${reason(error)}`);
+    throw new OperationError(`Cannot open store "${where}": ${await openReason(error, where)}`);
   }
   try {
     await Deno.chmod(where, 0o600);
   } catch {
     // Not fatal: the file may belong to someone else or the system may not support modes.
   }
-  return busyTolerant(kv);
+  return busyTolerant(kv, {
+    path: where,
+    timeoutMs: options.waitForLock ? Infinity : undefined,
+  });
 }
 
 /** Reports whether the store file exists (so read-only checks need not create it). */
@@ -41,8 +53,35 @@ export async function storeExists(paths: Paths): Promise<boolean> {
 
 function reason(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
+  if (error instanceof Deno.errors.AlreadyExists) return "a file is in the way";
   const message = error instanceof Error ? error.message : String(error);
-  if (/not a database|malformed/i.test(message)) return "file is not a valid store (corrupt?)";
+  if (/not a database|malformed|file is encrypted/i.test(message)) {
+    return "file is not a valid store (corrupt?)";
+  }
   if (/locked|busy/i.test(message)) return "store is locked by another process";
+  if (/readonly|read-only/i.test(message)) return "the file or its directory is read-only";
+  if (/no space|disk is full/i.test(message)) return "the disk is full";
   return message.split("\n")[0];
+}
+
+/** Why opening failed; SQLite's "unable to open" is narrowed down by looking at the path. */
+async function openReason(error: unknown, path: string): Promise<string> {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/unable to open database/i.test(message)) return reason(error);
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) return "it is a directory, not a file";
+  } catch {
+    // no file yet: it must be created in the directory
+  }
+  try {
+    const probe = await Deno.makeTempFile({ dir: dirname(path), prefix: ".queuectl-probe-" });
+    await Deno.remove(probe);
+  } catch (probeError) {
+    if (probeError instanceof Deno.errors.PermissionDenied) {
+      return `directory "${dirname(path)}" is not writable`;
+    }
+  }
+  return reason(error);
 }

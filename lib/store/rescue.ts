@@ -4,11 +4,13 @@
  * @module
  */
 import type { Attempt } from "../job.ts";
-import { outcomeError } from "../job.ts";
+import { outcomeError, runNumber } from "../job.ts";
 import type { BackoffSettings } from "../backoff.ts";
 import { expireLease, promote } from "../state_machine.ts";
 import { jobCommitChange, jobGetMany } from "./jobs.ts";
 import { LEASE_PREFIX, leaseKey, SCHEDULED_PREFIX, scheduledKey } from "./keys.ts";
+import { workerGet } from "./workers.ts";
+import { configLoad } from "./config.ts";
 
 /** What one pass of the rescuer did. */
 export interface RescueReport {
@@ -16,11 +18,18 @@ export interface RescueReport {
   expired: number;
 }
 
+/** What the rescuer needs to know. */
+export interface RescueOptions {
+  now: Date;
+  backoff: BackoffSettings;
+  /** Lost runs after which a job is quarantined as crashed; default: config max-lost. */
+  maxLost?: number;
+  limit?: number;
+  random?: () => number;
+}
+
 /** Promotes due scheduled jobs and expires lapsed leases, up to `limit` of each. */
-export async function rescue(
-  kv: Deno.Kv,
-  options: { now: Date; backoff: BackoffSettings; limit?: number; random?: () => number },
-): Promise<RescueReport> {
+export async function rescue(kv: Deno.Kv, options: RescueOptions): Promise<RescueReport> {
   const limit = options.limit ?? 100;
   return {
     promoted: await promoteDue(kv, options.now, limit),
@@ -39,28 +48,36 @@ export async function promoteDue(kv: Deno.Kv, now: Date, limit: number): Promise
   return moved;
 }
 
-/** Fails (or buries) processing jobs whose lease ran out: their worker is presumed lost. */
+/**
+ * Fails (or buries) processing jobs whose lease ran out: their worker is presumed lost.
+ * The lost run counts as an attempt, recorded with outcome "lost".
+ */
 export async function expireLapsed(
   kv: Deno.Kv,
-  options: { now: Date; backoff: BackoffSettings; limit: number; random?: () => number },
+  options: RescueOptions & { limit: number },
 ): Promise<number> {
   const { now } = options;
   const ids = await dueIds(kv, LEASE_PREFIX, leaseKey(now.getTime() + 1, ""), options.limit);
+  if (ids.length === 0) return 0;
+  const maxLost = options.maxLost ?? (await configLoad(kv))["max-lost"];
   let expired = 0;
   for (const entry of await jobGetMany(kv, ids)) {
     const next = expireLease(entry.job, {
       now,
       backoff: options.backoff,
       random: options.random?.(),
+      maxLost,
     });
     if (!next.ok) continue;
     const started = entry.job.started_at ?? now.toISOString();
-    const outcome = { kind: "lost" as const, message: "lease expired (worker gone or stalled)" };
+    const workerId = entry.job.worker_id ?? "?";
+    const outcome = { kind: "lost" as const, message: `lease of worker ${workerId} expired` };
+    const worker = entry.job.worker_id ? await workerGet(kv, entry.job.worker_id) : null;
     const attempt: Attempt = {
       job_id: entry.job.id,
-      attempt: entry.job.attempts,
+      attempt: runNumber(entry.job),
       worker_id: entry.job.worker_id ?? "",
-      host: "",
+      host: worker?.host ?? "",
       started_at: started,
       finished_at: now.toISOString(),
       duration_ms: Math.max(0, now.getTime() - Date.parse(started)),

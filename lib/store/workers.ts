@@ -32,6 +32,11 @@ export async function workerRemove(kv: Deno.Kv, id: string): Promise<void> {
   await kv.atomic().delete(workerKey(id)).delete(workerStopKey(id)).commit();
 }
 
+/** One worker's record, or null when it is gone. */
+export async function workerGet(kv: Deno.Kv, id: string): Promise<WorkerRecord | null> {
+  return (await kv.get<WorkerRecord>(workerKey(id))).value;
+}
+
 /** Every worker record. */
 export async function workerList(kv: Deno.Kv): Promise<WorkerRecord[]> {
   const out: WorkerRecord[] = [];

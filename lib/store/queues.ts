@@ -1,0 +1,95 @@
+/**
+ * Named queues: their settings (concurrency cap, paused, exit-code policy) and names.
+ * The claim reads the settings with their versionstamps and checks them in its commit, so
+ * a pause or a cap holds from the moment it is committed.
+ * @module
+ */
+import { QUEUE_CONFIG_PREFIX, QUEUE_PREFIX, queueConfigKey } from "./keys.ts";
+
+/** The name whose settings apply to every queue (`queuectl pause` with no queue). */
+export const ALL_QUEUES = "*";
+
+/** A queue's settings. */
+export interface QueueSettings {
+  /** At most this many of the queue's jobs run at once, across all workers and hosts. */
+  concurrency: number | null;
+  paused: boolean;
+  /** Default exit-code policy for jobs enqueued to the queue without their own. */
+  retry_on: number[] | null;
+  fail_fast_on: number[] | null;
+}
+
+/** Settings of a queue that has none stored. */
+export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
+  concurrency: null,
+  paused: false,
+  retry_on: null,
+  fail_fast_on: null,
+};
+
+/** A queue's settings with the versionstamp they were read at (null: none stored). */
+export interface QueueSettingsEntry {
+  name: string;
+  settings: QueueSettings;
+  versionstamp: string | null;
+}
+
+/** Reads the settings of several queues (stored ones only in the map). */
+export async function queueSettingsGetMany(
+  kv: Deno.Kv,
+  names: string[],
+): Promise<Map<string, QueueSettings>> {
+  const out = new Map<string, QueueSettings>();
+  for (const e of await queueSettingsEntries(kv, names)) {
+    if (e.versionstamp !== null) out.set(e.name, e.settings);
+  }
+  return out;
+}
+
+/** Reads the settings of several queues with their versionstamps, in the order given. */
+export async function queueSettingsEntries(
+  kv: Deno.Kv,
+  names: string[],
+): Promise<QueueSettingsEntry[]> {
+  const out: QueueSettingsEntry[] = [];
+  for (let i = 0; i < names.length; i += 10) {
+    const slice = names.slice(i, i + 10);
+    const entries = await kv.getMany<QueueSettings[]>(slice.map(queueConfigKey));
+    entries.forEach((e, j) =>
+      out.push({
+        name: slice[j],
+        settings: { ...DEFAULT_QUEUE_SETTINGS, ...(e.value ?? {}) },
+        versionstamp: e.versionstamp,
+      })
+    );
+  }
+  return out;
+}
+
+/** Changes some of a queue's settings (a read-modify-write checked by versionstamp). */
+export async function queueSettingsUpdate(
+  kv: Deno.Kv,
+  name: string,
+  patch: Partial<QueueSettings>,
+): Promise<QueueSettings> {
+  for (let tries = 0; tries < 20; tries++) {
+    const [entry] = await queueSettingsEntries(kv, [name]);
+    const next = { ...entry.settings, ...patch };
+    const result = await kv.atomic()
+      .check({ key: queueConfigKey(name), versionstamp: entry.versionstamp })
+      .set(queueConfigKey(name), next)
+      .commit();
+    if (result.ok) return next;
+  }
+  throw new Error(`Queue "${name}" settings kept changing; try again`);
+}
+
+/** Every queue name: those jobs were enqueued to, and those with settings. */
+export async function queueNamesAll(kv: Deno.Kv): Promise<string[]> {
+  const names = new Set<string>();
+  for await (const e of kv.list({ prefix: QUEUE_PREFIX })) names.add(e.key[1] as string);
+  for await (const e of kv.list({ prefix: QUEUE_CONFIG_PREFIX })) {
+    if (e.key[1] !== ALL_QUEUES) names.add(e.key[1] as string);
+  }
+  return [...names].sort();
+}

@@ -1,0 +1,309 @@
+import assert from "node:assert/strict";
+import type { AttemptOutcome, Job } from "../lib/job.ts";
+import { defaultConfig } from "../lib/config.ts";
+import { newJob, parseJobSpec } from "../lib/job_spec.ts";
+import type { BackoffSettings } from "../lib/backoff.ts";
+import {
+  cancel,
+  claim,
+  expireLease,
+  finish,
+  isDue,
+  promote,
+  renewLease,
+  retryFromDlq,
+  type Transition,
+} from "../lib/state_machine.ts";
+
+const T0 = new Date("2030-01-01T00:00:00.000Z");
+const BACKOFF: BackoffSettings = { base: 2, maxSeconds: 3600, jitter: 0 };
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+/** Claims records stored before `runs` existed number their runs on from `attempts`. */
+Deno.test("claim() numbers runs on from attempts for a record without runs", () => {
+  const old = { ...makeJob(), attempts: 2, state: "failed" as const } as Partial<Job>;
+  delete old.runs;
+  assert.equal(claimAt(old as Job, at(0)).runs, 3);
+});
+
+function makeJob(fields: Record<string, unknown> = {}): Job {
+  return newJob(parseJobSpec({ id: "j1", command: "true", ...fields }), {
+    id: "unused",
+    now: T0,
+    seq: 1,
+    cwd: "/tmp",
+    config: defaultConfig(),
+  });
+}
+
+function ok(t: Transition): Job {
+  if (!t.ok) throw new Error(`expected a transition, got ${t.reason}: ${t.detail}`);
+  return t.job;
+}
+
+function refused(t: Transition, reason: string): void {
+  assert.equal(t.ok, false, "the transition should be refused");
+  if (!t.ok) assert.equal(t.reason, reason);
+}
+
+const exited = (code: number): AttemptOutcome => ({ kind: "exited", code });
+
+function claimAt(job: Job, now: Date, token = "tok"): Job {
+  return ok(claim(job, { now, workerId: "w1", leaseToken: token, leaseSeconds: 30 }));
+}
+
+function finishAt(job: Job, now: Date, outcome: AttemptOutcome, token = "tok"): Job {
+  return ok(finish(job, { now, leaseToken: token, outcome, backoff: BACKOFF }));
+}
+
+Deno.test("claim() takes a pending job under a lease and counts the attempt", () => {
+  const job = claimAt(makeJob(), at(1));
+  assert.equal(job.state, "processing");
+  assert.equal(job.attempts, 1);
+  assert.equal(job.runs, 1);
+  assert.equal(job.worker_id, "w1");
+  assert.equal(job.lease_token, "tok");
+  assert.equal(job.lease_expires_at, at(31).toISOString());
+  assert.equal(job.started_at, at(1).toISOString());
+  assert.equal(job.updated_at, at(1).toISOString());
+  assert.equal(job.next_run_at, null);
+  assert.equal(job.finished_at, null);
+});
+
+Deno.test("claim() refuses a job whose next_run_at has not come, and takes it once it has", () => {
+  const job = makeJob({ delay: "10s" });
+  assert.equal(job.next_run_at, at(10).toISOString());
+  assert.equal(isDue(job, at(9.999)), false);
+  refused(
+    claim(job, { now: at(9.999), workerId: "w", leaseToken: "t", leaseSeconds: 30 }),
+    "not_due",
+  );
+  assert.equal(isDue(job, at(10)), true);
+  assert.equal(claimAt(job, at(10)).state, "processing");
+});
+
+Deno.test("claim() refuses every state but pending and failed", () => {
+  const processing = claimAt(makeJob(), at(0));
+  refused(
+    claim(processing, { now: at(1), workerId: "w2", leaseToken: "t2", leaseSeconds: 30 }),
+    "wrong_state",
+  );
+  for (const state of ["completed", "dead", "cancelled"] as const) {
+    const job = { ...makeJob(), state };
+    assert.equal(isDue(job, at(100)), false);
+    refused(
+      claim(job, { now: at(100), workerId: "w", leaseToken: "t", leaseSeconds: 30 }),
+      "wrong_state",
+    );
+  }
+});
+
+Deno.test("finish() with exit code 0 completes the job and clears the lease", () => {
+  const done = finishAt(claimAt(makeJob(), at(0)), at(5), exited(0));
+  assert.equal(done.state, "completed");
+  assert.equal(done.exit_code, 0);
+  assert.equal(done.last_error, null);
+  assert.equal(done.finished_at, at(5).toISOString());
+  assert.equal(done.lease_token, null);
+  assert.equal(done.lease_expires_at, null);
+  assert.equal(done.worker_id, null);
+  assert.equal(done.attempts, 1);
+});
+
+Deno.test("finish() with a failure schedules a retry after base ^ attempts seconds", () => {
+  const failed = finishAt(claimAt(makeJob(), at(0)), at(5), exited(7));
+  assert.equal(failed.state, "failed");
+  assert.equal(failed.exit_code, 7);
+  assert.equal(failed.last_error, "exit code 7");
+  assert.equal(failed.next_run_at, at(5 + 2).toISOString(), "2^1 seconds after the first run");
+  assert.equal(failed.finished_at, null);
+  refused(
+    claim(failed, { now: at(6.999), workerId: "w", leaseToken: "t", leaseSeconds: 30 }),
+    "not_due",
+  );
+  const second = finishAt(claimAt(failed, at(7)), at(8), exited(7));
+  assert.equal(second.attempts, 2);
+  assert.equal(second.next_run_at, at(8 + 4).toISOString(), "2^2 seconds after the second run");
+});
+
+Deno.test("max_retries 3 allows at most 4 runs, then the job is dead", () => {
+  let job = makeJob({ max_retries: 3 });
+  let now = 0;
+  const states: string[] = [];
+  for (let run = 1; run <= 4; run++) {
+    job = claimAt(job, at(now));
+    assert.equal(job.attempts, run);
+    now += 1;
+    job = finishAt(job, at(now), exited(1));
+    states.push(job.state);
+    if (job.next_run_at) now = (Date.parse(job.next_run_at) - T0.getTime()) / 1000;
+  }
+  assert.deepEqual(states, ["failed", "failed", "failed", "dead"]);
+  assert.equal(job.attempts, 4);
+  assert.equal(job.next_run_at, null);
+  assert.equal(job.finished_at, at(now).toISOString());
+  refused(
+    claim(job, { now: at(now + 1e6), workerId: "w", leaseToken: "t", leaseSeconds: 30 }),
+    "wrong_state",
+  );
+});
+
+Deno.test("max_retries 0 means one run: the first failure is dead", () => {
+  const job = finishAt(claimAt(makeJob({ max_retries: 0 }), at(0)), at(1), exited(2));
+  assert.equal(job.state, "dead");
+  assert.equal(job.attempts, 1);
+});
+
+Deno.test("finish() names every kind of failed outcome in last_error", () => {
+  const cases: [AttemptOutcome, string][] = [
+    [exited(127), "exit code 127 (command not found)"],
+    [{ kind: "signaled", signal: "SIGKILL" }, "killed by SIGKILL"],
+    [{ kind: "timeout", seconds: 3 }, "timeout: killed after 3s"],
+    [{ kind: "spawn_failed", message: "no sh" }, "could not start: no sh"],
+  ];
+  for (const [outcome, error] of cases) {
+    const job = finishAt(claimAt(makeJob(), at(0)), at(1), outcome);
+    assert.equal(job.state, "failed", outcome.kind);
+    assert.equal(job.last_error, error);
+    assert.equal(job.exit_code, outcome.kind === "exited" ? outcome.code : null);
+  }
+});
+
+Deno.test("finish() and renewLease() are fenced by the lease token", () => {
+  const job = claimAt(makeJob(), at(0), "mine");
+  refused(
+    finish(job, { now: at(1), leaseToken: "other", outcome: exited(0), backoff: BACKOFF }),
+    "lease_mismatch",
+  );
+  refused(renewLease(job, { now: at(1), leaseToken: "other", leaseSeconds: 30 }), "lease_mismatch");
+  const renewed = ok(renewLease(job, { now: at(20), leaseToken: "mine", leaseSeconds: 30 }));
+  assert.equal(renewed.lease_expires_at, at(50).toISOString());
+  assert.equal(renewed.state, "processing");
+  assert.equal(renewed.attempts, 1, "renewing does not count a run");
+  const done = finishAt(renewed, at(21), exited(0), "mine");
+  refused(
+    finish(done, { now: at(22), leaseToken: "mine", outcome: exited(0), backoff: BACKOFF }),
+    "wrong_state",
+  );
+  refused(renewLease(done, { now: at(22), leaseToken: "mine", leaseSeconds: 30 }), "wrong_state");
+});
+
+Deno.test("finish() from a worker whose lease was expired and re-claimed is refused", () => {
+  const first = claimAt(makeJob(), at(0), "first");
+  const lost = ok(expireLease(first, { now: at(31), backoff: BACKOFF }));
+  const second = claimAt(lost, at(40), "second");
+  refused(
+    finish(second, { now: at(41), leaseToken: "first", outcome: exited(0), backoff: BACKOFF }),
+    "lease_mismatch",
+  );
+  assert.equal(finishAt(second, at(41), exited(0), "second").state, "completed");
+});
+
+Deno.test("expireLease() refuses while the lease is live and expires it once it has ended", () => {
+  const job = claimAt(makeJob(), at(0));
+  refused(expireLease(job, { now: at(29.999), backoff: BACKOFF }), "lease_live");
+  const lost = ok(expireLease(job, { now: at(30), backoff: BACKOFF }));
+  assert.equal(lost.state, "failed");
+  assert.equal(lost.attempts, 1, "the lost run counts");
+  assert.match(lost.last_error ?? "", /^worker lost: lease of worker w1 expired/);
+  assert.equal(lost.exit_code, null);
+  assert.equal(lost.lease_token, null);
+  assert.equal(lost.worker_id, null);
+  assert.equal(lost.next_run_at, at(30 + 2).toISOString());
+  refused(expireLease(makeJob(), { now: at(100), backoff: BACKOFF }), "wrong_state");
+});
+
+Deno.test("expireLease() on the last allowed run makes the job dead", () => {
+  const job = claimAt(makeJob({ max_retries: 0 }), at(0));
+  const lost = ok(expireLease(job, { now: at(31), backoff: BACKOFF }));
+  assert.equal(lost.state, "dead");
+  assert.equal(lost.finished_at, at(31).toISOString());
+});
+
+Deno.test("a stopped outcome puts the job back to pending without counting the run", () => {
+  const once = finishAt(claimAt(makeJob({ max_retries: 0 }), at(0)), at(1), { kind: "stopped" });
+  assert.equal(once.state, "pending");
+  assert.equal(once.attempts, 0);
+  assert.equal(once.next_run_at, null, "runnable again at once");
+  assert.equal(once.lease_token, null);
+  assert.match(once.last_error ?? "", /^stopped/);
+  // Stopped again and again, a max_retries 0 job still gets its one real run.
+  const again = finishAt(claimAt(once, at(2)), at(3), { kind: "stopped" });
+  assert.equal(again.attempts, 0);
+  const real = finishAt(claimAt(again, at(4)), at(5), exited(1));
+  assert.equal(real.state, "dead");
+  assert.equal(real.attempts, 1);
+  assert.equal(real.runs, 3, "each run has its own number, stopped ones too");
+});
+
+Deno.test("a cancelled outcome ends the job cancelled, not retried", () => {
+  const job = finishAt(claimAt(makeJob(), at(0)), at(1), { kind: "cancelled" });
+  assert.equal(job.state, "cancelled");
+  assert.equal(job.next_run_at, null);
+  assert.equal(job.finished_at, at(1).toISOString());
+  assert.equal(job.last_error, "cancelled while running");
+});
+
+Deno.test("promote() clears a past next_run_at and refuses a future one", () => {
+  const delayed = makeJob({ delay: 60 });
+  refused(promote(delayed, at(59)), "not_due");
+  const due = ok(promote(delayed, at(60)));
+  assert.equal(due.next_run_at, null);
+  assert.equal(due.state, "pending");
+  const ready = makeJob();
+  assert.equal(ok(promote(ready, at(0))), ready, "a ready job is returned unchanged");
+  const failed = finishAt(claimAt(makeJob(), at(0)), at(1), exited(1));
+  assert.equal(ok(promote(failed, at(3))).state, "failed");
+  refused(promote(claimAt(makeJob(), at(0)), at(100)), "wrong_state");
+});
+
+Deno.test("retryFromDlq() puts a dead or cancelled job back to pending with attempts reset", () => {
+  const dead = finishAt(claimAt(makeJob({ max_retries: 0 }), at(0)), at(1), exited(1));
+  const retried = ok(retryFromDlq(dead, at(10)));
+  assert.equal(retried.state, "pending");
+  assert.equal(retried.attempts, 0);
+  assert.equal(retried.next_run_at, null);
+  assert.equal(retried.finished_at, null);
+  assert.equal(retried.updated_at, at(10).toISOString());
+  assert.equal(retried.max_retries, 0);
+  const rerun = claimAt(retried, at(10));
+  assert.equal(rerun.attempts, 1, "a full set of runs again");
+  assert.equal(rerun.runs, 2, "the run number goes on: the first run's record is kept");
+  const cancelled = ok(cancel(makeJob(), at(0)));
+  assert.equal(ok(retryFromDlq(cancelled, at(1))).state, "pending");
+  for (
+    const job of [
+      makeJob(),
+      claimAt(makeJob(), at(0)),
+      finishAt(claimAt(makeJob(), at(0)), at(1), exited(0)),
+    ]
+  ) {
+    const t = retryFromDlq(job, at(2));
+    refused(t, "wrong_state");
+    if (!t.ok) assert.match(t.detail, /only dead or cancelled jobs can be retried/);
+  }
+});
+
+Deno.test("cancel() cancels waiting jobs only", () => {
+  const pending = ok(cancel(makeJob({ delay: 60 }), at(1)));
+  assert.equal(pending.state, "cancelled");
+  assert.equal(pending.next_run_at, null);
+  assert.equal(pending.finished_at, at(1).toISOString());
+  assert.equal(pending.last_error, "cancelled before it ran");
+  const failed = finishAt(claimAt(makeJob(), at(0)), at(1), exited(1));
+  assert.equal(ok(cancel(failed, at(2))).state, "cancelled");
+  const processing = claimAt(makeJob(), at(0));
+  refused(cancel(processing, at(1)), "wrong_state");
+  refused(cancel(finishAt(processing, at(1), exited(0)), at(2)), "wrong_state");
+  refused(cancel(pending, at(3)), "wrong_state");
+});
+
+Deno.test("transitions never change the job they are given", () => {
+  const job = makeJob();
+  const frozen = structuredClone(job);
+  const claimed = claimAt(job, at(0));
+  finishAt(claimed, at(1), exited(1));
+  expireLease(claimed, { now: at(100), backoff: BACKOFF });
+  cancel(job, at(1));
+  assert.deepEqual(job, frozen);
+});

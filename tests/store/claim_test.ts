@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import type { BackoffSettings } from "../../lib/backoff.ts";
+import { jobClaimNext, queueNames } from "../../lib/store/claim.ts";
+import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
+import { jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
+import { rescue } from "../../lib/store/rescue.ts";
+import { assertConsistent, makeJob, tempKv } from "./_kv.ts";
+
+const BACKOFF: BackoffSettings = { base: 2, maxSeconds: 3600, jitter: 0 };
+
+/** Claims until the store says empty; returns the ids in claim order. */
+async function claimAll(
+  kv: Deno.Kv,
+  options: { now?: Date; queues?: string[]; workerId?: string } = {},
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let guard = 0; guard < 10_000; guard++) {
+    const result = await jobClaimNext(kv, {
+      workerId: options.workerId ?? "w1",
+      leaseSeconds: 30,
+      now: options.now ?? new Date(),
+      queues: options.queues,
+    });
+    if (result.kind === "empty") return ids;
+    if (result.kind === "claimed") ids.push(result.entry.job.id);
+  }
+  throw new Error("claimAll did not finish");
+}
+
+Deno.test("jobClaimNext() takes the highest priority first, and equal priorities in enqueue order", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    const specs: [string, number][] = [
+      ["a", 0],
+      ["b", 5],
+      ["c", 0],
+      ["d", -1],
+      ["e", 5],
+      ["f", 10],
+      ["g", 0],
+    ];
+    await jobInsertMany(kv, specs.map(([id, priority]) => makeJob({ id, priority })));
+    assert.deepEqual(await claimAll(kv), ["f", "b", "e", "a", "c", "g", "d"]);
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("jobClaimNext() serves only the queues asked for, and the best job across them", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await jobInsertMany(kv, [
+      makeJob({ id: "m1", queue: "mail" }),
+      makeJob({ id: "r1", queue: "reports", priority: 3 }),
+      makeJob({ id: "d1" }),
+      makeJob({ id: "m2", queue: "mail", priority: 7 }),
+    ]);
+    assert.deepEqual((await queueNames(kv)).sort(), ["default", "mail", "reports"]);
+    assert.equal((await queueCountsGet(kv, "mail")).pending, 2);
+    assert.equal(outstanding(await queueCountsGet(kv, "reports")), 1);
+    assert.deepEqual(await claimAll(kv, { queues: ["mail"] }), ["m2", "m1"]);
+    const mail = await queueCountsGet(kv, "mail");
+    assert.deepEqual([mail.pending, mail.processing], [0, 2]);
+    assert.equal(outstanding(await countsGet(kv)), 2, "the other queues' jobs are left");
+    assert.deepEqual(await claimAll(kv, { queues: ["nosuch"] }), []);
+    assert.deepEqual(await claimAll(kv), ["r1", "d1"]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a delayed job is not claimable before its time, and is claimed once promoted", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    const now = new Date();
+    const at = (s: number) => new Date(now.getTime() + s * 1000);
+    await jobInsertMany(kv, [makeJob({ id: "later", delay: "60s" }, now)]);
+    assert.equal((await countsGet(kv)).scheduled, 1);
+    assert.deepEqual(await claimAll(kv, { now: at(120) }), [], "not ready until promoted");
+    assert.deepEqual(await rescue(kv, { now: at(59.999), backoff: BACKOFF }), {
+      promoted: 0,
+      expired: 0,
+    });
+    assert.equal((await jobGet(kv, "later"))!.job.next_run_at, at(60).toISOString());
+    assert.deepEqual(await rescue(kv, { now: at(60), backoff: BACKOFF }), {
+      promoted: 1,
+      expired: 0,
+    });
+    const counts = await countsGet(kv);
+    assert.equal(counts.scheduled, 0);
+    assert.equal(counts.pending, 1);
+    await assertConsistent(kv);
+    assert.deepEqual(await claimAll(kv, { now: at(60) }), ["later"]);
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("jobClaimNext() from four KV handles at once claims each of 200 jobs exactly once", async () => {
+  const t = await tempKv();
+  try {
+    const n = 200;
+    await jobInsertMany(t.kv, Array.from({ length: n }, (_, i) => makeJob({ id: `j${i}` })));
+    const handles = [t.kv, await t.open(), await t.open(), await t.open()];
+    const claimed = await Promise.all(
+      handles.map((kv, w) =>
+        Promise.all([0, 1].map((lane) => claimAll(kv, { workerId: `w${w}.${lane}` })))
+      ),
+    );
+    const all = claimed.flat(2);
+    assert.equal(all.length, n, "every claim was of a different job");
+    assert.equal(new Set(all).size, n);
+    assert.ok(claimed.filter((c) => c.flat().length > 0).length >= 2, "more than one handle won");
+    const counts = await countsGet(t.kv);
+    assert.equal(counts.processing, n);
+    assert.equal(counts.pending, 0);
+    // Each job's record names the worker whose claim returned it.
+    const byWorker = new Map<string, string>();
+    claimed.forEach((perHandle, w) =>
+      perHandle.forEach((ids, lane) => ids.forEach((id) => byWorker.set(id, `w${w}.${lane}`)))
+    );
+    for (const [id, worker] of byWorker) {
+      const job = (await jobGet(t.kv, id))!.job;
+      assert.equal(job.worker_id, worker, id);
+      assert.equal(job.attempts, 1, id);
+    }
+    await assertConsistent(t.kv);
+  } finally {
+    await t.cleanup();
+  }
+});
