@@ -17,10 +17,10 @@ export async function sendSignal(pid: number, signal: Deno.Signal): Promise<bool
       return false;
     }
   }
-  const target = pid < 0 ? `-- ${pid}` : String(pid);
+  // `kill -TERM -123` signals group 123 in every sh; dash rejects the `--` form.
   const name = signal.replace(/^SIG/, "");
   const result = await new Deno.Command("sh", {
-    args: ["-c", `kill -${name} ${target}`],
+    args: ["-c", `kill -${name} ${Math.trunc(pid)}`],
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -130,20 +130,29 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   };
 }
 
-/** Copies a pipe to a capped log and the shared tail until it ends or is cancelled. */
+/** Bytes read from a job's pipe at a time, into one reused buffer. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Copies a pipe to a capped log and the shared tail until it ends or is cancelled. One
+ * buffer is read into again and again (a BYOB reader), so a job printing gigabytes does
+ * not churn the worker's heap.
+ */
 function pump(
   stream: ReadableStream<Uint8Array>,
   log: CappedLog,
   tail: TailBuffer,
 ): { done: Promise<void>; cancel: () => Promise<void> } {
-  const reader = stream.getReader();
+  const reader = stream.getReader({ mode: "byob" });
   const done = (async () => {
+    let buffer = new Uint8Array(READ_CHUNK_BYTES);
     try {
       while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
+        const { value, done } = await reader.read(buffer);
+        if (done || !value) return;
         tail.push(value);
-        await log.write(value);
+        await log.write(value); // done with `value` before its buffer is read into again
+        buffer = new Uint8Array(value.buffer);
       }
     } catch {
       // The pipe broke or reading was cancelled: what was read is kept.

@@ -4,7 +4,14 @@
  * @module
  */
 import { dirname, ENV_VARS, type Paths } from "./paths.ts";
-import { isAlive, jobGroupsOf, processInfo, sendSignal } from "./process.ts";
+import {
+  isAlive,
+  jobGroupsOf,
+  type ProcessInfo,
+  processInfo,
+  processTable,
+  sendSignal,
+} from "./process.ts";
 import { finish } from "./state_machine.ts";
 import type { Attempt } from "./job.ts";
 import { outcomeError, runNumber } from "./job.ts";
@@ -149,21 +156,31 @@ export const STALE_AFTER_MS = 30_000;
 /** How much earlier than its record a worker process may have started (deno's start-up). */
 const START_SLACK_MS = 2_000;
 
+/** This host's processes, read once for many checks (null: they cannot be listed). */
+type ProcessSnapshot = Map<number, ProcessInfo> | null;
+
 /**
  * Reports whether a worker record is stale: it stopped beating, or it runs on this host
  * and its process is gone (or the pid now belongs to a process started after the worker
  * registered: the pid was reused). Records of other hosts are judged by heartbeat only.
  */
-export async function isStale(record: WorkerRecord, host: string, now: Date): Promise<boolean> {
+export async function isStale(
+  record: WorkerRecord,
+  host: string,
+  now: Date,
+  snapshot?: ProcessSnapshot,
+): Promise<boolean> {
   if (now.getTime() - Date.parse(record.heartbeat_at) > STALE_AFTER_MS) return true;
   if (record.host !== host) return false;
-  return !await isOurWorker(record);
+  return !await isOurWorker(record, snapshot);
 }
 
 /** Reports whether the worker's pid on this host is still that worker's process. */
-async function isOurWorker(record: WorkerRecord): Promise<boolean> {
-  const info = await processInfo(record.pid);
-  if (info === undefined) return true; // cannot tell: trust the heartbeat
+async function isOurWorker(record: WorkerRecord, snapshot?: ProcessSnapshot): Promise<boolean> {
+  const info = snapshot === undefined
+    ? await processInfo(record.pid)
+    : snapshot && (snapshot.get(record.pid) ?? null);
+  if (info === undefined || info === null && snapshot === null) return true; // cannot tell
   if (info === null || info.zombie) return false;
   return info.startedAt === null ||
     info.startedAt.getTime() <= Date.parse(record.started_at) + START_SLACK_MS;
@@ -173,8 +190,14 @@ async function isOurWorker(record: WorkerRecord): Promise<boolean> {
 export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerRecord[]> {
   const live: WorkerRecord[] = [];
   const now = new Date();
-  for (const record of await workerList(kv)) {
-    if (await isStale(record, host, now)) await workerRemove(kv, record.id);
+  const records = await workerList(kv);
+  let snapshot: ProcessSnapshot = null;
+  if (records.some((r) => r.host === host)) {
+    const table = await processTable();
+    snapshot = table && new Map(table.map((p) => [p.pid, p]));
+  }
+  for (const record of records) {
+    if (await isStale(record, host, now, snapshot)) await workerRemove(kv, record.id);
     else live.push(record);
   }
   return live;

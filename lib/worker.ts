@@ -113,7 +113,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   let rescueAt = 0;
   let errorsInARow = 0;
   // Queue settings read by claims, shared by the lanes (each claim commit re-checks them).
-  const claimCache = { current: null as ClaimCache | null, maxAgeMs: timing.configMs };
+  const claimCache = { current: null as ClaimCache | null, maxAgeMs: 500 };
   let fatal: Error | null = null;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
 

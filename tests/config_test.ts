@@ -28,6 +28,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "lease-seconds",
     "job-timeout",
     "max-log-bytes",
+    "max-lost",
   ]);
   assert.deepEqual(defaultConfig(), {
     "max-retries": 3,
@@ -37,6 +38,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "lease-seconds": 30,
     "job-timeout": 0,
     "max-log-bytes": 10 * 1024 * 1024,
+    "max-lost": 3,
   });
   for (const key of CONFIG_KEYS) assert.ok(describeKey(key).length > 10, key);
   assert.match(describeKey("max-retries"), /at most max-retries \+ 1 times/);
@@ -54,7 +56,7 @@ Deno.test("parseConfigKey() rejects an unknown key, listing the valid keys", () 
   usage(
     () => parseConfigKey("retries"),
     'Unknown config key "retries": expected one of max-retries, backoff-base, max-backoff, ' +
-      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes",
+      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost",
   );
   usage(() => parseConfigKey(""), /^Unknown config key "": expected one of max-retries/);
   usage(() => parseConfigKey("max retries"), /^Unknown config key "max retries"/);

@@ -179,7 +179,7 @@ Deno.test("parseJobSpec() rejects unknown fields, listing the fields it knows", 
   usage(
     () => parseJobSpec({ command: "x", retries: 3 }),
     'Invalid job spec: unknown field "retries"; expected id, command, max_retries, priority, ' +
-      "timeout, queue, run_at, delay",
+      "timeout, queue, run_at, delay, label, unique_key, after, after_any, retry_on, fail_fast_on",
   );
 });
 
@@ -245,6 +245,15 @@ Deno.test("newJob() fills the defaults from the config and the context", () => {
     lease_expires_at: null,
     started_at: null,
     finished_at: null,
+    label: null,
+    unique_key: null,
+    after: [],
+    after_any: false,
+    waiting_on: [],
+    retry_on: null,
+    fail_fast_on: null,
+    lost: 0,
+    dead_reason: null,
   });
 });
 

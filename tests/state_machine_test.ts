@@ -8,8 +8,10 @@ import {
   claim,
   expireLease,
   finish,
+  isBlocked,
   isDue,
   promote,
+  releaseDependency,
   renewLease,
   retryFromDlq,
   type Transition,
@@ -306,4 +308,57 @@ Deno.test("transitions never change the job they are given", () => {
   expireLease(claimed, { now: at(100), backoff: BACKOFF });
   cancel(job, at(1));
   assert.deepEqual(job, frozen);
+});
+
+Deno.test("finish() sends fail_fast_on exit codes, and codes outside retry_on, to the DLQ", () => {
+  const base = claimAt(makeJob({ max_retries: 5, fail_fast_on: [2] }), at(1));
+  const failFast = finishAt(base, at(2), exited(2));
+  assert.equal(failFast.state, "dead");
+  assert.equal(failFast.dead_reason, "fail_fast");
+  assert.match(failFast.last_error ?? "", /fail-fast/);
+  assert.equal(finishAt(base, at(2), exited(3)).state, "failed");
+  const onlyTemp = claimAt(makeJob({ max_retries: 5, retry_on: [75] }), at(1));
+  assert.equal(finishAt(onlyTemp, at(2), exited(75)).state, "failed");
+  const other = finishAt(onlyTemp, at(2), exited(1));
+  assert.equal(other.state, "dead");
+  assert.equal(other.dead_reason, "fail_fast");
+  assert.equal(finishAt(onlyTemp, at(2), { kind: "timeout", seconds: 1 }).state, "failed");
+  const outOfRetries = finishAt(claimAt(makeJob({ max_retries: 0 }), at(1)), at(2), exited(1));
+  assert.equal(outOfRetries.dead_reason, "failed");
+});
+
+Deno.test("expireLease() quarantines a job as crashed after maxLost lost runs", () => {
+  const job = claimAt(makeJob({ max_retries: 10 }), at(1));
+  const first = ok(expireLease(job, { now: at(40), backoff: BACKOFF, maxLost: 2 }));
+  assert.equal(first.state, "failed");
+  assert.equal(first.lost, 1);
+  const again = claimAt({ ...first, next_run_at: null }, at(50));
+  const second = ok(expireLease(again, { now: at(90), backoff: BACKOFF, maxLost: 2 }));
+  assert.equal(second.state, "dead");
+  assert.equal(second.dead_reason, "crashed");
+  assert.equal(second.last_error, "crashed: its worker was lost 2 times");
+  assert.equal(second.next_run_at, null);
+});
+
+Deno.test("releaseDependency() unblocks on completion and cancels on any other end", () => {
+  const child = makeJob({ after: ["p1", "p2"] });
+  assert.deepEqual(child.waiting_on, ["p1", "p2"]);
+  refused(
+    claim(child, { now: at(1), workerId: "w", leaseToken: "t", leaseSeconds: 30 }),
+    "not_due",
+  );
+  const one = ok(releaseDependency(child, { id: "p1", state: "completed" }, at(1)));
+  assert.deepEqual(one.waiting_on, ["p2"]);
+  assert.equal(isBlocked(one), true);
+  const both = ok(releaseDependency(one, { id: "p2", state: "completed" }, at(2)));
+  assert.equal(isBlocked(both), false);
+  assert.equal(isDue(both, at(2)), true);
+  const dead = ok(releaseDependency(child, { id: "p2", state: "dead" }, at(1)));
+  assert.equal(dead.state, "cancelled");
+  assert.equal(dead.last_error, 'dependency "p2" ended dead');
+  const any = ok(
+    releaseDependency({ ...child, after_any: true }, { id: "p2", state: "dead" }, at(1)),
+  );
+  assert.deepEqual(any.waiting_on, ["p1"]);
+  refused(releaseDependency(child, { id: "zz", state: "completed" }, at(1)), "wrong_state");
 });

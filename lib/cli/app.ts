@@ -7,6 +7,7 @@ import { Command, CommanderError } from "npm:commander@14.0.3";
 import meta from "../../deno.json" with { type: "json" };
 import { describeError, EXIT_USAGE } from "../errors.ts";
 import { type CliContext, pathsOf } from "./context.ts";
+import { ENQUEUE_OPTIONS, GLOBAL_OPTIONS } from "./enqueue_options.ts";
 
 /** The program's version: the single source of truth is deno.json. */
 export const VERSION: string = meta.version;
@@ -23,11 +24,10 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   let exitCode = 0;
   let errorText = "";
   const program = new Command("queuectl");
+  for (const o of GLOBAL_OPTIONS) program.option(o.flags, o.description);
   program
     .description("A background job queue for shell commands, on Deno KV.")
     .version(VERSION, "-V, --version", "print the version")
-    .option("--db <path>", "KV store file (default: $QUEUECTL_HOME/queue.db)")
-    .option("--no-color", "no colour in tables (also NO_COLOR=1 or CI=true)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.out(s),
@@ -57,30 +57,11 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   };
   const opts = (cmd: Command) => cmd.optsWithGlobals();
 
-  program
-    .command("enqueue")
+  const enqueue = program.command("enqueue");
+  for (const o of ENQUEUE_OPTIONS) enqueue.option(o.flags, o.description);
+  enqueue
     .description("add a job: a JSON spec, a shell command, a .json file, or - for NDJSON on stdin")
     .argument("[job...]", "JSON spec, or the command to run")
-    .option("-f, --file <path>", "read the job (object, array or NDJSON) from a file")
-    .option("--id <id>", "job id (default: generated)")
-    .option(
-      "--max-retries <n>",
-      "retries after the first run (a job runs at most n+1 times; default: config max-retries)",
-    )
-    .option("--priority <n>", "higher runs first (default 0)")
-    .option("--delay <duration>", "run no sooner than this from now: 90, 30s, 5m, 2h, 1d")
-    .option("--run-at <time>", "run no sooner than this ISO-8601 time")
-    .option("--timeout <seconds>", "kill an attempt that runs longer than this")
-    .option("--queue <name>", "queue name (default: default)")
-    .option("--after <ids>", "run only after these jobs completed (comma-separated ids)")
-    .option("--after-any", "with --after: run once they finished, whatever their outcome")
-    .option("--unique-key <key>", "refuse a second unfinished job with the same key")
-    .option("--unique-skip", "with a unique key already held: print the holder's id, exit 0")
-    .option("--label <text>", "free text shown in lists (filter with list --label)")
-    .option("--retry-on <codes>", "retry only these exit codes (e.g. 75); others go to the DLQ")
-    .option("--fail-fast-on <codes>", "these exit codes go straight to the DLQ (e.g. 2)")
-    .option("--validate", "check and print the normalized job without enqueuing it")
-    .option("--json", "print the new job(s) as JSON instead of their ids")
     .addHelpText(
       "after",
       examples([

@@ -127,7 +127,8 @@ export async function workerRunAction(
     }
   }
   if (summary.logErrors > 0) {
-    ctx.err(`${summary.logErrors} attempt(s) could not write their log file; see the worker log\n`);
+    const where = options.logFile ? `see ${options.logFile}` : "see the warnings above";
+    ctx.err(`${summary.logErrors} attempt(s) could not write their log file; ${where}\n`);
   }
   return dead.length > 0 || summary.logErrors > 0 ? 1 : 0;
 }

@@ -101,11 +101,13 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
 }
 
 async function settingsView(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimCache> {
+  // Queue names are listed every time (one short read), so a new queue is served at once;
+  // only the settings are reused, and only while they cover every name.
+  const names = options.queues ?? await queueNames(kv);
   const cached = options.cache?.current;
   const fresh = cached && Date.now() - cached.at < options.cache!.maxAgeMs &&
-    (options.queues === undefined || options.queues.every((q) => cached.settings.has(q)));
-  if (fresh) return cached;
-  const names = options.queues ?? await queueNames(kv);
+    names.every((q) => cached.settings.has(q));
+  if (fresh) return { ...cached, names };
   const entries = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
   const view: ClaimCache = {
     at: Date.now(),

@@ -56,10 +56,26 @@ export async function jobGetMany(kv: Deno.Kv, ids: string[]): Promise<JobEntry[]
  * Adds to `op` the mutations that turn `before` into `after`: the record, the index keys
  * that appear or disappear, and the counters. `before` null inserts; `after` null deletes.
  */
-export function addJobChange(op: Deno.AtomicOperation, before: Job | null, after: Job | null) {
+export function addJobChange(
+  op: Deno.AtomicOperation,
+  before: Job | null,
+  after: Job | null,
+  sums?: CounterSums,
+) {
   const id = (after ?? before)!.id;
   if (after) op.set(jobKey(id), after);
   else op.delete(jobKey(id));
+  if (before === null && after !== null) {
+    // An insert: every key is new (the common case of batch enqueue, kept cheap).
+    for (const key of jobIndexKeys(after)) op.set(key, id);
+    for (const key of jobCounterKeys(after)) {
+      if (sums) sums.add(key, 1);
+      else op.sum(key, ONE);
+    }
+    const held = heldUniqueKey(after);
+    if (held) op.check({ key: held, versionstamp: null }).set(held, id);
+    return;
+  }
   const oldKeys = before ? jobIndexKeys(before) : [];
   const newKeys = after ? jobIndexKeys(after) : [];
   const newSet = new Set(newKeys.map(keyText));
@@ -71,15 +87,37 @@ export function addJobChange(op: Deno.AtomicOperation, before: Job | null, after
   const newCounterSet = new Set(newCounters.map(keyText));
   const oldCounterSet = new Set(oldCounters.map(keyText));
   for (const key of oldCounters) {
-    if (!newCounterSet.has(keyText(key))) op.sum(key, MINUS_ONE);
+    if (newCounterSet.has(keyText(key))) continue;
+    if (sums) sums.add(key, -1);
+    else op.sum(key, MINUS_ONE);
   }
   for (const key of newCounters) {
-    if (!oldCounterSet.has(keyText(key))) op.sum(key, ONE);
+    if (oldCounterSet.has(keyText(key))) continue;
+    if (sums) sums.add(key, 1);
+    else op.sum(key, ONE);
   }
   // A unique key is held while the job is unfinished; taking it checks that it is free.
   const heldBefore = heldUniqueKey(before), heldAfter = heldUniqueKey(after);
   if (!heldBefore && heldAfter) op.check({ key: heldAfter, versionstamp: null }).set(heldAfter, id);
   if (heldBefore && !heldAfter) op.delete(heldBefore);
+}
+
+/** Counter changes gathered over many jobs, written as one `sum` per counter. */
+export class CounterSums {
+  #sums = new Map<string, { key: Deno.KvKey; n: number }>();
+  /** Adds `n` (may be negative) to a counter. */
+  add(key: Deno.KvKey, n: number): void {
+    const text = keyText(key);
+    const entry = this.#sums.get(text);
+    if (entry) entry.n += n;
+    else this.#sums.set(text, { key, n });
+  }
+  /** Adds the gathered sums to `op` (a negative total wraps modulo 2^64). */
+  flush(op: Deno.AtomicOperation): void {
+    for (const { key, n } of this.#sums.values()) {
+      if (n !== 0) op.sum(key, n > 0 ? BigInt(n) : (1n << 64n) + BigInt(n));
+    }
+  }
 }
 
 /** How many dependents a finishing job releases in its own commit (the rest follow). */
@@ -188,6 +226,9 @@ export async function jobCommitChange(
 /** How many new jobs go in one commit (KV allows at most 100 checks per commit). */
 export const INSERT_BATCH = 100;
 
+/** How many insert commits are in flight at once. */
+const IN_FLIGHT = 4;
+
 /**
  * What one commit may carry, a little under Deno KV's limits (1000 mutations, 80 KiB of
  * keys, 800 KiB of keys and values): large commands or long ids fill a commit before
@@ -228,19 +269,26 @@ export async function jobInsertMany(
     else unique.push(job);
     seenIds.add(job.id);
   }
-  const seenQueues = new Set<string>();
-  for (const batch of insertBatches(unique)) {
-    const queues = new Set(batch.map((j) => j.queue).filter((q) => !seenQueues.has(q)));
+  // Every batch names its queues, so batches can commit in any order; a few are kept in
+  // flight so that building one overlaps writing another.
+  const batches = insertBatches(unique);
+  let next = 0;
+  const insertOne = async (batch: Job[]) => {
+    const queues = new Set(batch.map((j) => j.queue));
     if (await commitInsert(kv, batch, queues)) {
       result.inserted.push(...batch.map((j) => j.id));
-      for (const q of queues) seenQueues.add(q);
-      continue;
+      return;
     }
     for (const job of batch) {
       if (await commitInsert(kv, [job], new Set([job.queue]))) result.inserted.push(job.id);
       else result.duplicates.push(job.id);
     }
-  }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(IN_FLIGHT, batches.length) }, async () => {
+      while (next < batches.length) await insertOne(batches[next++]);
+    }),
+  );
   return result;
 }
 
@@ -292,10 +340,12 @@ function keySize(key: Deno.KvKey): number {
 
 async function commitInsert(kv: Deno.Kv, jobs: Job[], queues: Set<string>): Promise<boolean> {
   const op = kv.atomic();
+  const sums = new CounterSums();
   for (const job of jobs) {
     op.check({ key: jobKey(job.id), versionstamp: null });
-    addJobChange(op, null, job);
+    addJobChange(op, null, job, sums);
   }
+  sums.flush(op);
   for (const q of queues) op.set(queueKey(q), null);
   return (await op.commit()).ok;
 }

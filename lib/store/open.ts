@@ -4,7 +4,7 @@
  */
 import { OperationError } from "../errors.ts";
 import { dirname, type Paths } from "../paths.ts";
-import { busyTolerant } from "./busy.ts";
+import { busyTimeoutMs, busyTolerant, isBusyError } from "./busy.ts";
 
 /** How a store is opened. */
 export interface OpenOptions {
@@ -24,11 +24,20 @@ export async function openStore(paths: Paths, options: OpenOptions = {}): Promis
   } catch (error) {
     throw new OperationError(`Cannot create data directory for "${where}": ${reason(error)}`);
   }
-  let kv: Deno.Kv;
-  try {
-    kv = await Deno.openKv(where);
-  } catch (error) {
-    throw new OperationError(`Cannot open store "${where}": ${await openReason(error, where)}`);
+  let kv: Deno.Kv | null = null;
+  // Two processes creating a new store at once: one finds it locked while the other sets
+  // up its tables. Opening is retried for as long as any other call would wait.
+  const deadline = Date.now() + (options.waitForLock ? Infinity : busyTimeoutMs());
+  for (let wait = 1; kv === null; wait = Math.min(wait * 2, 100)) {
+    try {
+      kv = await Deno.openKv(where);
+    } catch (error) {
+      if (isBusyError(error) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+        continue;
+      }
+      throw new OperationError(`Cannot open store "${where}": ${await openReason(error, where)}`);
+    }
   }
   try {
     await Deno.chmod(where, 0o600);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { alive, killProcessesOf } from "./procs.ts";
+
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 /** main.ts of this checkout. */
@@ -39,7 +41,12 @@ export async function tempHome(): Promise<TempHome> {
   return {
     home,
     env: { QUEUECTL_HOME: home, NO_COLOR: "1" },
-    cleanup: () => Deno.remove(home, { recursive: true }).catch(() => {}),
+    // A safety net: any process still naming this dir (a job's shell, a worker) is killed
+    // by pid before the dir goes, so nothing a test started outlives it.
+    cleanup: async () => {
+      await killProcessesOf(home);
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+    },
   };
 }
 
@@ -133,14 +140,9 @@ export function killPid(pid: number, signal: Deno.Signal = "SIGKILL"): void {
   }
 }
 
-/** Reports whether a process exists (and is not a zombie). */
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
+/** Reports whether a process exists and has not exited (read with `ps`, not /proc). */
+export async function pidAlive(pid: number): Promise<boolean> {
+  return await alive(pid);
 }
 
 /** Waits until `cond` holds, polling; throws with `what` after `timeoutMs`. */

@@ -232,12 +232,27 @@ export function pidsWithEnv(entry: string): number[] {
   return out;
 }
 
+const tempDirs = new Set<string>();
+
 /** Runs `fn` with a temp dir that is removed afterwards. */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix });
+  tempDirs.add(dir);
   try {
     return await fn(dir);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    tempDirs.delete(dir);
+  }
+}
+
+/** Removes the temp dirs still in use (after an interrupt). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
   }
 }

@@ -13,7 +13,15 @@ import { openStore } from "../../lib/store/open.ts";
 import { jobInsertMany } from "../../lib/store/jobs.ts";
 import { workerList } from "../../lib/store/workers.ts";
 import { CLI_FLAGS, MAIN } from "../_helpers/cli.ts";
-import { type Proc, runOk, type RunResult, spawn, stop, waitUntil } from "./_harness.ts";
+import {
+  type Proc,
+  runOk,
+  type RunResult,
+  spawn,
+  stop,
+  waitUntil,
+  withTempDir,
+} from "./_harness.ts";
 
 /** One way of running queuectl. */
 export interface Target {
@@ -39,13 +47,11 @@ export interface Home {
 }
 
 /** Runs `fn` with a fresh QUEUECTL_HOME, removed afterwards. */
-export async function withHome<T>(fn: (home: Home) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "queuectl-bench-" });
-  try {
-    return await fn({ dir, env: { QUEUECTL_HOME: dir, NO_COLOR: "1" } });
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+export function withHome<T>(fn: (home: Home) => Promise<T>): Promise<T> {
+  return withTempDir(
+    "queuectl-bench-",
+    (dir) => fn({ dir, env: { QUEUECTL_HOME: dir, NO_COLOR: "1" } }),
+  );
 }
 
 /** Runs one CLI command to completion (timed from spawn to exit). */

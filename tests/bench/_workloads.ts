@@ -37,7 +37,7 @@ import {
   tspQueue,
   withTsp,
 } from "./_peers.ts";
-import type { PeerCell, Row } from "./_report.ts";
+import { fmt, type PeerCell, type Row } from "./_report.ts";
 
 /** Sizes and repeats of one bench run. */
 export interface Plan {
@@ -95,6 +95,11 @@ const NO_TSP: PeerCell = { text: "not installed" };
 
 function perTarget(ctx: Ctx): Record<string, number[]> {
   return Object.fromEntries(ctx.targets.map((t) => [t.label, []]));
+}
+
+/** 1000 → "1k", 1000000 → "1M". */
+function short(n: number): string {
+  return n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}M` : n >= 1000 ? `${n / 1000}k` : String(n);
 }
 
 /** Milliseconds since the epoch of an ISO time stored in a job. */
@@ -375,7 +380,7 @@ export async function batch(ctx: Ctx): Promise<Row[]> {
   }
   return [{
     id: "B",
-    workload: `batch enqueue \`enqueue - < ${jobs / 1000}k.ndjson\``,
+    workload: `batch enqueue \`enqueue - < ${short(jobs)}.ndjson\``,
     unit: "jobs/s",
     queuectl: mine,
     floor: { text: "–" },
@@ -444,7 +449,8 @@ export async function pickup(ctx: Ctx): Promise<Row[]> {
       target: { op: "<=", value: 50 },
       note: `${samples} jobs, one at a time, ${gapMs[0]}–${gapMs[1]} ms apart so the workers ` +
         "are in their idle polling; created_at is set by the enqueue process just before it " +
-        "commits",
+        "commits. The first job is also the first of its queue the workers see: " +
+        ctx.targets.map((t) => `${fmt(start[t.label][0])} ms (${t.label})`).join(", "),
     },
     {
       id: "P95",
@@ -482,8 +488,10 @@ export async function pickup(ctx: Ctx): Promise<Row[]> {
 export async function output(ctx: Ctx): Promise<Row[]> {
   const { size, repeats } = ctx.plan.output;
   const hwm = perTarget(ctx);
-  const notes: string[] = [];
+  const logs: Record<string, string[]> = {}, secs: Record<string, string[]> = {};
   for (const target of ctx.targets) {
+    logs[target.label] = [];
+    secs[target.label] = [];
     for (let r = 0; r < repeats; r++) {
       ctx.log(`output ${target.label}: a job printing ${size} (${r + 1}/${repeats})`);
       await withHome(async (home) => {
@@ -506,11 +514,8 @@ export async function output(ctx: Ctx): Promise<Row[]> {
           const dir = jobLogDir(resolvePaths({ QUEUECTL_HOME: home.dir }).logDir, id);
           let bytes = 0;
           for (const e of Deno.readDirSync(dir)) bytes += Deno.statSync(`${dir}/${e.name}`).size;
-          notes.push(
-            `${target.label}: log ${(bytes / 2 ** 20).toFixed(2)} MiB on disk, ${
-              seconds.toFixed(1)
-            } s`,
-          );
+          logs[target.label].push((bytes / 2 ** 20).toFixed(2));
+          secs[target.label].push(seconds.toFixed(1));
         } finally {
           await stopWorkers(procs);
         }
@@ -523,8 +528,11 @@ export async function output(ctx: Ctx): Promise<Row[]> {
     unit: "MiB",
     queuectl: hwm,
     target: { op: "<=", value: 80 },
-    note: `peak RSS of the worker process (not the job); ${notes.join("; ")} ` +
-      "(cap: max-log-bytes, 10 MiB by default)",
+    note: "peak RSS of the worker process (not the job); log on disk (cap: max-log-bytes, " +
+      "10 MiB by default) and time per run: " +
+      ctx.targets.map((t) =>
+        `${t.label} ${logs[t.label].join(", ")} MiB in ${secs[t.label].join(", ")} s`
+      ).join("; "),
   }];
 }
 
@@ -646,7 +654,7 @@ export async function claim(ctx: Ctx, bigHome?: Home): Promise<Row[]> {
     },
     {
       id: "Cx",
-      workload: `claim cost ratio ${big / 1000}k ÷ ${small / 1000}k pending (per round)`,
+      workload: `claim cost ratio ${short(big)} ÷ ${short(small)} pending (per round)`,
       unit: "×",
       queuectl: { [label]: ratios },
       target: { op: "<=", value: 1.5 },
@@ -654,7 +662,7 @@ export async function claim(ctx: Ctx, bigHome?: Home): Promise<Row[]> {
   ];
 }
 
-/** Starts a short-lived process to prove the harness can spawn (used as a warm-up). */
+/** Runs every target a few times (enqueue, status, a drain) so caches are warm before timing. */
 export async function warmUp(ctx: Ctx): Promise<void> {
   for (const target of ctx.targets) {
     ctx.log(`warm-up ${target.label}`);

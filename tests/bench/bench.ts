@@ -10,7 +10,7 @@
  * would only restate "everything this developer tool does on the developer's machine".
  * @module
  */
-import { killAll } from "./_harness.ts";
+import { killAll, removeTempDirs } from "./_harness.ts";
 import { compiledTarget, denoTarget, type Target } from "./_queuectl.ts";
 import { tspAvailable } from "./_peers.ts";
 import { renderTable, type Row, rowsJson } from "./_report.ts";
@@ -110,21 +110,28 @@ async function main(): Promise<number> {
   const want = (s: string) => !args.only || args.only.has(s);
   const rows: Row[] = [];
   const errors: string[] = [];
-  const section = async (name: string, fn: () => Promise<Row[]>) => {
-    if (!want(name)) return;
+  /** Runs one workload; a failure is recorded and the next workload still runs. */
+  const guarded = async (name: string, fn: () => Promise<Row[]>): Promise<Row[]> => {
     try {
-      rows.push(...await fn());
+      return await fn();
     } catch (error) {
       const message = error instanceof Error ? error.stack ?? error.message : String(error);
       errors.push(`${name}: ${message}`);
       ctx.log(`ERROR in ${name}: ${message}`);
       await killAll();
+      return [];
     }
+  };
+  const section = async (name: string, fn: () => Promise<Row[]>) => {
+    if (want(name)) rows.push(...await guarded(name, fn));
   };
 
   const onSignal = () => {
     console.error("Interrupted: killing the processes the bench started");
-    killAll().finally(() => Deno.exit(130));
+    killAll().finally(() => {
+      removeTempDirs();
+      Deno.exit(130);
+    });
   };
   Deno.addSignalListener("SIGINT", onSignal);
   try {
@@ -134,7 +141,10 @@ async function main(): Promise<number> {
     await section("w3", () => w3(ctx));
     // The quick run measures claim cost at 100k pending on the W4 store itself.
     const claimOnW4 = args.quick && want("claim");
-    await section("w4", () => w4(ctx, claimOnW4 ? (home) => claim(ctx, home) : undefined));
+    await section(
+      "w4",
+      () => w4(ctx, claimOnW4 ? (home) => guarded("claim", () => claim(ctx, home)) : undefined),
+    );
     await section("batch", () => batch(ctx));
     await section("pickup", () => pickup(ctx));
     await section("output", () => output(ctx));

@@ -41,6 +41,8 @@ Deno.test("GET /api/status has the counts and workers of status --json, and an h
       dead: 1,
       cancelled: 0,
       scheduled: 1,
+      blocked: 0,
+      crashed: 0,
     });
     assert.deepEqual(body.workers, []);
     assert.ok(!Number.isNaN(Date.parse(body.now)));

@@ -176,7 +176,10 @@ Deno.test({
       await Deno.writeTextFile(stopFile, "");
       if (worker) {
         const pid = worker.pid;
-        await waitFor(() => !pidAlive(pid), { timeoutMs: 15_000, what: "the worker to drain" })
+        await waitFor(async () => !await pidAlive(pid), {
+          timeoutMs: 15_000,
+          what: "the worker to drain",
+        })
           .catch(() => {});
         await worker.kill();
       }

@@ -26,7 +26,7 @@ interface JobJson {
 }
 
 const VALID_KEYS =
-  "max-retries, backoff-base, max-backoff, backoff-jitter, lease-seconds, job-timeout, max-log-bytes";
+  "max-retries, backoff-base, max-backoff, backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost";
 
 /** Runs the CLI and fails with its stderr unless it exits 0; returns stdout. */
 async function ok(home: TempHome, args: string[], stdin?: string): Promise<string> {
@@ -163,7 +163,7 @@ Deno.test("e2e cli: enqueue takes JSON, a command string, words after --, a job 
     const fromStdin = ids(await ok(home, ["enqueue", "-"], ndjson));
     assert.equal(fromStdin.length, 3);
     assert.equal(fromStdin[0], "nd1");
-    assert.match(fromStdin[1], /^[0-9a-f]{12}$/, "a generated id");
+    assert.match(fromStdin[1], /^[0-9a-z]{16}$/, "a generated id");
     assert.equal(fromStdin[2], "nd3");
 
     const show = (id: string) => cliJson<JobJson>(home, ["show", id]);
@@ -285,7 +285,7 @@ Deno.test("e2e cli: worker stop lets the running job finish, then the worker exi
       "the job was still running when the stop was asked for",
     );
     assert.equal(await Deno.readTextFile(marker), "done\n");
-    await waitFor(() => !pidAlive(started[0].pid), {
+    await waitFor(async () => !await pidAlive(started[0].pid), {
       timeoutMs: 10_000,
       what: `worker pid ${started[0].pid} to exit`,
     });

@@ -146,7 +146,10 @@ Deno.test({
       }, { timeoutMs: 30_000, intervalMs: 200, what: "job ok3 to complete" });
       const stop = await q(["worker", "stop"]);
       assert.equal(stop.code, 0, stop.stderr);
-      await waitFor(() => !pidAlive(worker.pid), { timeoutMs: 15_000, what: "worker to exit" });
+      await waitFor(async () => !await pidAlive(worker.pid), {
+        timeoutMs: 15_000,
+        what: "worker to exit",
+      });
 
       const completions = await q(["completions", "bash"]);
       assert.match(completions.stdout, /complete -o default -F _queuectl queuectl/);

@@ -121,7 +121,10 @@ Deno.test("e2e: several workers process many jobs and no job runs twice", async 
     const stop = await cli(home, ["worker", "stop"]);
     assert.equal(stop.code, 0, stop.stderr);
     for (const pid of pids) {
-      await waitFor(() => !pidAlive(pid), { timeoutMs: 10_000, what: `pid ${pid} to exit` });
+      await waitFor(async () => !await pidAlive(pid), {
+        timeoutMs: 10_000,
+        what: `pid ${pid} to exit`,
+      });
     }
     const ran = (await Deno.readTextFile(out)).trim().split("\n");
     assert.equal(ran.length, n, "each job ran exactly once");

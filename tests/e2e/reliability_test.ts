@@ -21,7 +21,7 @@ import {
   killProcessesOf,
   peakMemoryBytes,
 } from "../_helpers/procs.ts";
-import { attemptList } from "../../lib/store/jobs.ts";
+import { attemptList, jobList } from "../../lib/store/jobs.ts";
 import { workerList, workerPut } from "../../lib/store/workers.ts";
 
 interface JobJson {
@@ -72,13 +72,11 @@ async function ok(home: TempHome, args: string[], options: { stdin?: string } = 
 async function startWorkers(
   home: TempHome,
   pids: Set<number>,
-  options: { count?: number; env?: Record<string, string> } = {},
+  options: { count?: number; env?: Record<string, string>; args?: string[] } = {},
 ): Promise<Started[]> {
-  const result = await cli(
-    home,
-    ["worker", "start", "--count", String(options.count ?? 1), "--json"],
-    { env: options.env },
-  );
+  const count = String(options.count ?? 1);
+  const args = ["worker", "start", "--count", count, "--json", ...options.args ?? []];
+  const result = await cli(home, args, { env: options.env });
   assert.equal(result.code, 0, `worker start: ${result.stderr}`);
   const started = JSON.parse(result.stdout) as Started[];
   for (const s of started) pids.add(s.pid);
@@ -118,6 +116,7 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
   const home = await tempHome();
   const pids = new Set<number>();
   const groups = new Set<number>();
+  let kv: Deno.Kv | null = null;
   try {
     const out = `${home.home}/ran.txt`;
     await ok(home, ["config", "set", "lease-seconds", "2"]);
@@ -125,27 +124,38 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
     const n = 500;
     const ids = Array.from({ length: n }, (_, i) => `c${i}`);
     const lines = ids.map((id) =>
-      JSON.stringify({ id, command: `sleep 0.02; echo ${id} >> ${out}`, max_retries: 9 })
+      JSON.stringify({ id, command: `sleep 0.05; echo ${id} >> ${out}`, max_retries: 9 })
     );
     await ok(home, ["enqueue", "-"], { stdin: lines.join("\n") });
 
-    const live = new Set((await startWorkers(home, pids, { count: 4 })).map((s) => s.pid));
+    kv = await Deno.openKv(`${home.home}/queue.db`);
+    const store = kv;
+    const live = new Map<number, string>(); // pid → worker id
+    const add = (started: Started[]) => started.forEach((w) => live.set(w.pid, w.id));
+    add(await startWorkers(home, pids, { count: 4 }));
     let kills = 0;
     let done = false;
     const replacements: Promise<unknown>[] = [];
+    // A victim is a random worker, except one running a job that was already lost once:
+    // every job meets at most one fault, so any third run would be a bug, not bad luck.
+    const pickVictim = async (): Promise<number | null> => {
+      const running = await jobList(store, { state: "processing" });
+      const candidates = [...live].filter(([, id]) =>
+        !running.some((j) => j.worker_id === id && j.attempts > 1)
+      );
+      if (candidates.length === 0) return null;
+      return candidates[Math.floor(Math.random() * candidates.length)][0];
+    };
     const chaos = (async () => {
       while (!done) {
         await sleep(500); // the chaos cadence itself, not a wait for a condition
-        const victims = [...live];
-        if (done || victims.length === 0) continue;
-        const victim = victims[Math.floor(Math.random() * victims.length)];
+        const victim = done ? null : await pickVictim();
+        if (victim === null) continue;
         for (const pgid of await jobGroupsOf(victim)) groups.add(pgid); // its orphaned jobs
         killPid(victim);
         live.delete(victim);
         kills++;
-        replacements.push(
-          startWorkers(home, pids).then((s) => s.forEach((w) => live.add(w.pid))),
-        );
+        replacements.push(startWorkers(home, pids).then(add));
       }
     })();
     try {
@@ -176,15 +186,15 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
     }
     assert.deepEqual([...ran.keys()].sort(), [...ids].sort(), "every id ran");
     let lostTotal = 0;
-    await withKv(home, async (kv) => {
-      for (const id of ids) {
-        const times = ran.get(id)!;
-        const lost = (await attemptList(kv, id)).filter((a) => a.outcome.kind === "lost").length;
-        lostTotal += lost;
-        assert.ok(times <= 2, `${id} ran ${times} times`);
-        if (times === 2) assert.ok(lost >= 1, `${id} ran twice without a lost attempt`);
-      }
-    });
+    for (const id of ids) {
+      const times = ran.get(id)!;
+      const history = await attemptList(store, id);
+      const lost = history.filter((a) => a.outcome.kind === "lost").length;
+      lostTotal += lost;
+      const story = JSON.stringify(history.map((a) => [a.worker_id, a.outcome.kind]));
+      assert.ok(times <= 2, `${id} ran ${times} times: ${story}`);
+      assert.ok(times <= 1 + lost, `${id} ran ${times} times with ${lost} lost: ${story}`);
+    }
     assert.ok(lostTotal >= 1, `no attempt was lost in ${kills} kills`);
     const final = await status(home);
     assert.equal(final.counts.completed, n);
@@ -194,6 +204,7 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
         `${[...ran.values()].filter((t) => t === 2).length} jobs ran twice`,
     );
   } finally {
+    kv?.close();
     await cleanup(home, pids, groups);
   }
 });
@@ -312,6 +323,7 @@ Deno.test("a job that SIGKILLs its own worker is retried after its lease and end
 
 Deno.test("timeout: SIGTERM then SIGKILL reach the job's whole process group, forked children and TERM-ignoring ones too; config job-timeout applies", async () => {
   const home = await tempHome();
+  const pids = new Set<number>();
   const groups: number[] = [];
   try {
     await ok(home, ["config", "set", "job-timeout", "1"]);
@@ -324,8 +336,12 @@ Deno.test("timeout: SIGTERM then SIGKILL reach the job's whole process group, fo
     for (const [id, spec] of Object.entries(jobs)) {
       await ok(home, ["enqueue", JSON.stringify({ id, ...spec, max_retries: 0 })]);
     }
-    const run = await cli(home, ["worker", "run", "--drain", "--concurrency", "3"]);
-    assert.equal(run.code, 1, `every job ends dead: ${run.stderr}`);
+    // A started worker runs with the narrow permissions (it signals through `sh -c kill`).
+    await startWorkers(home, pids, { args: ["--concurrency", "3"] });
+    await waitFor(async () => (await status(home)).counts.dead === 3, {
+      timeoutMs: 30_000,
+      what: "every job to time out",
+    });
     for (const id of Object.keys(jobs)) {
       const pgid = await readPid(`${home.home}/${id}`);
       groups.push(pgid);
@@ -336,7 +352,7 @@ Deno.test("timeout: SIGTERM then SIGKILL reach the job's whole process group, fo
       assert.deepEqual(await groupMembers(pgid), [], `no process of ${id}'s group is left`);
     }
   } finally {
-    await cleanup(home, [], groups);
+    await cleanup(home, pids, groups);
   }
 });
 
@@ -374,7 +390,7 @@ Deno.test("output limits: 200 MB of output keeps the log within max-log-bytes (h
     assert.ok(tail.length <= 16 * 1024, `KV tail of ${tail.length} chars`);
     assert.ok(await alive(worker.pid), "the worker is alive");
     const peak = await peakMemoryBytes(worker.pid);
-    assert.ok(peak === null || peak < 180 * 1024 * 1024, `worker peak memory ${peak} bytes`);
+    assert.ok(peak === null || peak < 150 * 1024 * 1024, `worker peak memory ${peak} bytes`);
 
     // Binary and invalid UTF-8 output: the log keeps the bytes, the KV tail is readable.
     await ok(home, [

@@ -171,7 +171,10 @@ Deno.test("worker start from a URL main module runs the worker from that URL; wo
     const stop = await run(home, [...q, "worker", "stop"]);
     assert.equal(stop.code, 0, stop.stderr);
     assert.match(stop.stdout, new RegExp(`${worker.id} .*stopped`));
-    await waitFor(() => !pidAlive(worker.pid), { timeoutMs: 15_000, what: "worker to exit" });
+    await waitFor(async () => !await pidAlive(worker.pid), {
+      timeoutMs: 15_000,
+      what: "worker to exit",
+    });
   } finally {
     await killWorkers(home);
     for (const pid of pids) killPid(pid);

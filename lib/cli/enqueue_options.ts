@@ -1,0 +1,73 @@
+/**
+ * The options of `enqueue`, as data: the command tree (commander) and the fast path that
+ * parses a plain `enqueue` without loading it both read this table.
+ * @module
+ */
+
+/** One option: commander-style flags (`-f, --file <path>`) and its help text. */
+export interface OptionSpec {
+  flags: string;
+  description: string;
+}
+
+/** Every option of `enqueue`. */
+export const ENQUEUE_OPTIONS: OptionSpec[] = [
+  { flags: "-f, --file <path>", description: "read the job (object, array or NDJSON) from a file" },
+  { flags: "--id <id>", description: "job id (default: generated)" },
+  {
+    flags: "--max-retries <n>",
+    description:
+      "retries after the first run (a job runs at most n+1 times; default: config max-retries)",
+  },
+  { flags: "--priority <n>", description: "higher runs first (default 0)" },
+  {
+    flags: "--delay <duration>",
+    description: "run no sooner than this from now: 90, 30s, 5m, 2h, 1d",
+  },
+  { flags: "--run-at <time>", description: "run no sooner than this ISO-8601 time" },
+  { flags: "--timeout <seconds>", description: "kill an attempt that runs longer than this" },
+  { flags: "--queue <name>", description: "queue name (default: default)" },
+  {
+    flags: "--after <ids>",
+    description: "run only after these jobs completed (comma-separated ids)",
+  },
+  {
+    flags: "--after-any",
+    description: "with --after: run once they finished, whatever their outcome",
+  },
+  { flags: "--unique-key <key>", description: "refuse a second unfinished job with the same key" },
+  {
+    flags: "--unique-skip",
+    description: "with a unique key already held: print the holder's id, exit 0",
+  },
+  { flags: "--label <text>", description: "free text shown in lists (filter with list --label)" },
+  {
+    flags: "--retry-on <codes>",
+    description: "retry only these exit codes (e.g. 75); others go to the DLQ",
+  },
+  {
+    flags: "--fail-fast-on <codes>",
+    description: "these exit codes go straight to the DLQ (e.g. 2)",
+  },
+  { flags: "--validate", description: "check and print the normalized job without enqueuing it" },
+  { flags: "--json", description: "print the new job(s) as JSON instead of their ids" },
+];
+
+/** The global options every command accepts. */
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { flags: "--db <path>", description: "KV store file (default: $QUEUECTL_HOME/queue.db)" },
+  { flags: "--no-color", description: "no colour in tables (also NO_COLOR=1 or CI=true)" },
+];
+
+/** An option's parts: long name, short letter, whether it takes a value, its camelCase key. */
+export function optionParts(spec: OptionSpec): {
+  long: string;
+  short?: string;
+  takesValue: boolean;
+  key: string;
+} {
+  const long = /--([a-z-]+)/.exec(spec.flags)![1];
+  const short = /(?:^|\s)-([a-zA-Z]),/.exec(spec.flags)?.[1];
+  const key = long.replace(/^no-/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  return { long, short, takesValue: /<[^>]+>/.test(spec.flags), key };
+}
