@@ -49,25 +49,59 @@ export interface RunResult {
 }
 
 /** The argv that runs a job's command: the one place the shell command line is built. */
-export function shellArgv(command: string): { cmd: string; args: string[] } {
-  return { cmd: "sh", args: ["-c", command] };
+export function shellArgv(
+  command: string,
+  options: { setsid: boolean },
+): { cmd: string; args: string[] } {
+  // `setsid` starts the shell as the leader of a new session and process group (pgid = its
+  // pid, since it is not a group leader when spawned, it does not fork).
+  return options.setsid
+    ? { cmd: "setsid", args: ["--wait", "sh", "-c", command] }
+    : { cmd: "sh", args: ["-c", command] };
+}
+
+/**
+ * Whether jobs start through `setsid` (Linux util-linux): much cheaper than Deno's
+ * `detached`, which forks the whole worker instead of using posix_spawn. Found out on the
+ * first spawn; where setsid is missing or not permitted, `detached` is used instead.
+ */
+let useSetsid = true;
+
+/** Spawns the job's shell in its own process group. */
+function spawnShell(
+  command: string,
+  options: { cwd: string; env?: Record<string, string> },
+): Deno.ChildProcess {
+  const common = {
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  } as const;
+  if (useSetsid) {
+    const argv = shellArgv(command, { setsid: true });
+    try {
+      return new Deno.Command(argv.cmd, { ...common, args: argv.args }).spawn();
+    } catch (error) {
+      const missing = error instanceof Deno.errors.NotFound && !/cwd/i.test(String(error));
+      const denied = error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied;
+      if (!missing && !denied) throw error;
+      useSetsid = false;
+    }
+  }
+  const argv = shellArgv(command, { setsid: false });
+  return new Deno.Command(argv.cmd, { ...common, args: argv.args, detached: true }).spawn();
 }
 
 /** Runs the command once and reports how it ended. */
 export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const started = performance.now();
-  const argv = shellArgv(options.command);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv.cmd, {
-      args: argv.args,
-      cwd: options.cwd,
-      env: options.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true, // own process group, so the whole job can be signalled at once
-    }).spawn();
+    // Its own process group, so the whole job can be signalled at once.
+    child = spawnShell(options.command, { cwd: options.cwd, env: options.env });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return {

@@ -47,7 +47,7 @@ export function workerPermissionFlags(paths: Paths): string[] {
   return [
     `--allow-read=${dirs}`,
     `--allow-write=${dirs}`,
-    "--allow-run=sh",
+    "--allow-run=sh,setsid",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
   ];

@@ -341,7 +341,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   }
 
   /** One claim → run → finish step; false when a drain is over. */
-  async function step(lastWait: { ms: number }): Promise<boolean> {
+  async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
     await maybeRescue();
     const cfg = await currentConfig();
     const claimed = await jobClaimNext(kv, {
@@ -350,6 +350,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       now: new Date(),
       queues: options.queues ?? undefined,
       cache: claimCache,
+      spread: laneIndex,
     });
     if (claimed.kind === "claimed") {
       lastWait.ms = timing.idleMinMs;
@@ -367,11 +368,11 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
    * Steps until stopped. A store error is logged and retried with a growing pause; after
    * MAX_ERRORS_IN_A_ROW the worker stops by force (its jobs go back) and `done` rejects.
    */
-  async function lane(): Promise<void> {
+  async function lane(laneIndex: number): Promise<void> {
     const wait = { ms: timing.idleMinMs };
     while (!stopCtl.signal.aborted) {
       try {
-        if (!await step(wait)) break;
+        if (!await step(wait, laneIndex)) break;
         errorsInARow = 0;
       } catch (error) {
         errorsInARow++;
@@ -400,7 +401,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     }, timing.controlMs);
     try {
       await maybeRescue(true).catch((error) => emit({ kind: "error", message: errorLine(error) }));
-      await Promise.all(Array.from({ length: options.concurrency }, () => lane()));
+      await Promise.all(Array.from({ length: options.concurrency }, (_, i) => lane(i)));
     } finally {
       clearInterval(heartbeat);
       clearInterval(controlTimer);

@@ -84,7 +84,7 @@ Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, and
   assert.deepEqual(flags, [
     "--allow-read=/data/q,/other",
     "--allow-write=/data/q,/other",
-    "--allow-run=sh",
+    "--allow-run=sh,setsid",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
   ]);

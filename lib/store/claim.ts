@@ -31,6 +31,13 @@ export interface ClaimOptions {
   /** How many head candidates to try before giving up as contended. */
   candidates?: number;
   /**
+   * Which of the equally good heads to try first. Claimers that all went for the very first
+   * job would collide on every claim (only one commit can win); each starting at its own
+   * offset among the heads of the best priority keeps them apart. Priority order is kept;
+   * FIFO is relaxed only among the few oldest jobs, which start within moments anyway.
+   */
+  spread?: number;
+  /**
    * Settings read earlier. Safe to reuse: the claim commit checks their versionstamps, so a
    * pause or cap committed since makes the claim fail and the cache is dropped.
    */
@@ -69,9 +76,20 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
       heads.push({ key: entry.key, id: entry.value });
     }
   }
-  if (heads.length === 0) return { kind: "empty" };
+  if (heads.length === 0) {
+    // Nothing in the queues known when the view was cached: a new queue may have appeared,
+    // so the next claim reads the names and settings afresh (no wait for the cache to age).
+    if (options.cache && options.cache.current === view && options.queues === undefined) {
+      options.cache.current = null;
+    }
+    return { kind: "empty" };
+  }
   heads.sort((a, b) => compareParts(a.key.slice(2), b.key.slice(2)));
-  const entries = await jobGetMany(kv, heads.slice(0, limit).map((h) => h.id));
+  const entries = await jobGetMany(
+    kv,
+    spread(heads.slice(0, limit), options.spread ?? 0)
+      .map((h) => h.id),
+  );
   for (const entry of entries) {
     const next = claim(entry.job, {
       now: options.now,
@@ -101,13 +119,11 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
 }
 
 async function settingsView(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimCache> {
-  // Queue names are listed every time (one short read), so a new queue is served at once;
-  // only the settings are reused, and only while they cover every name.
-  const names = options.queues ?? await queueNames(kv);
   const cached = options.cache?.current;
   const fresh = cached && Date.now() - cached.at < options.cache!.maxAgeMs &&
-    names.every((q) => cached.settings.has(q));
-  if (fresh) return { ...cached, names };
+    (options.queues ?? []).every((q) => cached.settings.has(q));
+  if (fresh) return cached;
+  const names = options.queues ?? await queueNames(kv);
   const entries = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
   const view: ClaimCache = {
     at: Date.now(),
@@ -129,6 +145,16 @@ export async function queueNames(kv: Deno.Kv): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of kv.list({ prefix: QUEUE_PREFIX })) names.push(entry.key[1] as string);
   return names;
+}
+
+/** Rotates the heads that share the best priority so that the `offset`-th comes first. */
+function spread<T extends { key: Deno.KvKey }>(heads: T[], offset: number): T[] {
+  if (heads.length < 2 || offset === 0) return heads;
+  const best = heads[0].key[2];
+  const same = heads.findIndex((h) => h.key[2] !== best);
+  const n = same < 0 ? heads.length : same;
+  const k = offset % n;
+  return [...heads.slice(k, n), ...heads.slice(0, k), ...heads.slice(n)];
 }
 
 function countOf(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
