@@ -14,6 +14,7 @@ export interface Config {
   "job-timeout": number;
   "max-log-bytes": number;
   "max-lost": number;
+  "keep-completed": number;
 }
 
 /** A config key. */
@@ -93,6 +94,12 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     integer: true,
     check: between(1, 1000),
     description: "runs whose worker was lost before a job is quarantined in the DLQ as crashed",
+  },
+  "keep-completed": {
+    default: 7 * 24 * 3600,
+    integer: true,
+    check: between(0, 10 * 365 * 24 * 3600),
+    description: "seconds completed jobs are kept before workers purge them (0: kept for ever)",
   },
 };
 

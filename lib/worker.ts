@@ -15,6 +15,7 @@ import { jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
 import { countsGet, outstanding, queueCountsGet } from "./store/counts.ts";
 import { rescue } from "./store/rescue.ts";
+import { purgeFinished } from "./store/purge.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
 import { cancelKey } from "./store/keys.ts";
 
@@ -156,6 +157,25 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       backoff: backoffOf(cfg),
       maxLost: cfg["max-lost"],
       random: Math.random,
+    });
+  }
+
+  let pruneAt = Date.now();
+  /**
+   * Purges completed jobs older than `keep-completed`, 50 at most per pass, about every
+   * half of that period (at most once a minute, at least every 250 ms).
+   */
+  async function maybePrune(): Promise<void> {
+    const cfg = await currentConfig();
+    const keepMs = cfg["keep-completed"] * 1000;
+    if (keepMs === 0) return;
+    const now = Date.now();
+    if (now - pruneAt < Math.min(Math.max(keepMs / 2, 250), 60_000)) return;
+    pruneAt = now;
+    await purgeFinished(kv, options.paths, {
+      states: ["completed"],
+      olderThan: new Date(now - keepMs),
+      scan: 50,
     });
   }
 
@@ -343,6 +363,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   /** One claim → run → finish step; false when a drain is over. */
   async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
     await maybeRescue();
+    if (laneIndex === 0) await maybePrune();
     const cfg = await currentConfig();
     const claimed = await jobClaimNext(kv, {
       workerId: options.id,

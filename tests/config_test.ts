@@ -29,6 +29,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "job-timeout",
     "max-log-bytes",
     "max-lost",
+    "keep-completed",
   ]);
   assert.deepEqual(defaultConfig(), {
     "max-retries": 3,
@@ -39,6 +40,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "job-timeout": 0,
     "max-log-bytes": 10 * 1024 * 1024,
     "max-lost": 3,
+    "keep-completed": 604800,
   });
   for (const key of CONFIG_KEYS) assert.ok(describeKey(key).length > 10, key);
   assert.match(describeKey("max-retries"), /at most max-retries \+ 1 times/);
@@ -56,7 +58,7 @@ Deno.test("parseConfigKey() rejects an unknown key, listing the valid keys", () 
   usage(
     () => parseConfigKey("retries"),
     'Unknown config key "retries": expected one of max-retries, backoff-base, max-backoff, ' +
-      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost",
+      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost, keep-completed",
   );
   usage(() => parseConfigKey(""), /^Unknown config key "": expected one of max-retries/);
   usage(() => parseConfigKey("max retries"), /^Unknown config key "max retries"/);

@@ -15,6 +15,7 @@ export interface CliContext {
   outBytes: (bytes: Uint8Array) => void;
   err: (text: string) => void;
   stdoutIsTty: () => boolean;
+  stderrIsTty: () => boolean;
   readStdin: () => Promise<string>;
   cwd: () => string;
   hostname: () => string;
@@ -31,6 +32,7 @@ export function processContext(): CliContext {
     outBytes: (bytes) => writeAllSync(Deno.stdout, bytes),
     err: (text) => writeAllSync(Deno.stderr, encoder.encode(text)),
     stdoutIsTty: () => Deno.stdout.isTerminal(),
+    stderrIsTty: () => Deno.stderr.isTerminal(),
     readStdin: async () => await new Response(Deno.stdin.readable).text(),
     cwd: () => Deno.cwd(),
     hostname: () => Deno.env.get("QUEUECTL_HOSTNAME") || Deno.hostname(),
@@ -65,12 +67,19 @@ export function pathsOf(ctx: CliContext, db?: string): Paths {
   );
 }
 
-/** Whether to colour output: a TTY, no `NO_COLOR`, not under `CI`, and no `--no-color`. */
-export function useColor(ctx: CliContext, flag: boolean | undefined): boolean {
+/**
+ * Whether to colour (or animate) output: the stream is a TTY, no `NO_COLOR`, not under
+ * `CI`, and no `--no-color`.
+ */
+export function useColor(
+  ctx: CliContext,
+  flag: boolean | undefined,
+  stream: "stdout" | "stderr" = "stdout",
+): boolean {
   if (flag === false) return false;
   if (ctx.env("NO_COLOR") !== undefined && ctx.env("NO_COLOR") !== "") return false;
   if (ctx.env("CI") === "true") return false;
-  return ctx.stdoutIsTty();
+  return stream === "stdout" ? ctx.stdoutIsTty() : ctx.stderrIsTty();
 }
 
 /** Opens the store for a command and always closes it. */

@@ -203,6 +203,8 @@ async function readSpecs(
   if (args.length === 1) {
     const arg = args[0].trim();
     if (arg.startsWith("{")) return [parseJobJson(arg)];
+    // A JSON array of jobs; `[ -f x ]` (a shell test) is not JSON and stays a command.
+    if (arg.startsWith("[") && isJsonArray(arg)) return parseFileText(arg, "the argument");
     // A lone word ending in .json names a job file: a typo in it is an error, not a command.
     if (/^\S+\.json$/.test(arg)) return parseFileText(await readFile(arg), arg);
   }
@@ -339,5 +341,13 @@ async function readFile(path: string): Promise<string> {
       throw new UsageError(`Cannot read "${path}": no such file`);
     }
     throw new UsageError(`Cannot read "${path}": ${(error as Error).message}`);
+  }
+}
+
+function isJsonArray(text: string): boolean {
+  try {
+    return Array.isArray(JSON.parse(text));
+  } catch {
+    return false;
   }
 }

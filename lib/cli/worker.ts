@@ -8,7 +8,9 @@ import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker.ts"
 import { newWorkerId, spawnWorkers, stopWorkers } from "../supervisor.ts";
 import { formatDuration, toJson } from "../output/text.ts";
 import { junitReport } from "../output/junit.ts";
-import { type CliContext, withStore } from "./context.ts";
+import { type CliContext, useColor, withStore } from "./context.ts";
+import { countsGet, outstanding, queueCountsGet } from "../store/counts.ts";
+import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { openStore } from "../store/open.ts";
 import { describeWorkers, workersView } from "./status.ts";
@@ -52,6 +54,11 @@ export async function workerRunAction(
   const kv = await openStore(paths, { waitForLock: true });
   const started = performance.now();
   let summary: WorkerSummary;
+  // A drain on a terminal draws a progress line instead of a line per job (not under CI,
+  // NO_COLOR or --no-color, nor when the events go to a log file).
+  const bar = options.drain && !log && ctx.stderrIsTty() && useColor(ctx, options.color, "stderr")
+    ? startProgressLine(ctx, kv, queues)
+    : null;
   try {
     const handle = startWorker({
       kv,
@@ -62,7 +69,11 @@ export async function workerRunAction(
       concurrency,
       drain: options.drain ?? false,
       queues,
-      onEvent: (event) => write(describeEvent(event)),
+      onEvent: (event) => {
+        if (!bar) return write(describeEvent(event));
+        if (event.kind === "finished") bar.finished(event.job.state);
+        else if (event.kind !== "claimed") bar.note(describeEvent(event));
+      },
     });
     let signals = 0;
     const signalNames: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -84,6 +95,7 @@ export async function workerRunAction(
       for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
     }
   } finally {
+    await bar?.stop();
     kv.close();
   }
   const elapsed = performance.now() - started;
@@ -131,6 +143,49 @@ export async function workerRunAction(
     ctx.err(`${summary.logErrors} attempt(s) could not write their log file; ${where}\n`);
   }
   return dead.length > 0 || summary.logErrors > 0 ? 1 : 0;
+}
+
+/** The progress line of a drain on a terminal, redrawn four times a second. */
+function startProgressLine(ctx: CliContext, kv: Deno.Kv, queues: string[] | null) {
+  const started = performance.now();
+  let done = 0, dead = 0, left = 0;
+  const countLeft = async () => {
+    if (!queues) return outstanding(await countsGet(kv));
+    let n = 0;
+    for (const q of queues) n += outstanding(await queueCountsGet(kv, q));
+    return n;
+  };
+  const draw = async () => {
+    left = await countLeft().catch(() => left);
+    const line = renderProgress({
+      done,
+      total: done + left,
+      elapsedMs: performance.now() - started,
+      dead,
+    });
+    ctx.err(`\r\x1b[2K${line}`);
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    draw().finally(() => busy = false);
+  }, 250);
+  return {
+    finished(state: string) {
+      if (state === "completed" || state === "dead" || state === "cancelled") done++;
+      if (state === "dead") dead++;
+    },
+    note(text: string) {
+      ctx.err(`\r\x1b[2K${text}\n`);
+    },
+    async stop() {
+      clearInterval(timer);
+      while (busy) await new Promise((r) => setTimeout(r, 5));
+      await draw();
+      ctx.err("\n");
+    },
+  };
 }
 
 function describeEvent(event: WorkerEvent): string {

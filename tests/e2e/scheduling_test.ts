@@ -365,3 +365,61 @@ Deno.test("e2e: the shell runs commands in one process and ends at exit", async 
     await home.cleanup();
   }
 });
+
+Deno.test("e2e: workers purge completed jobs older than keep-completed, and only those", async () => {
+  const home = await tempHome();
+  let worker: Spawned | undefined;
+  try {
+    await cli(home, ["config", "set", "keep-completed", "1"]);
+    await cli(home, ["enqueue", "--id", "done-1", "true"]);
+    await cli(home, ["enqueue", "--id", "dead-1", "--max-retries", "0", "false"]);
+    assert.equal((await cli(home, ["worker", "run", "--drain"])).code, 1);
+    worker = cliSpawn(home, ["worker", "run"]);
+    await waitFor(async () => (await cli(home, ["show", "done-1"])).code === 2, {
+      timeoutMs: 15_000,
+      what: "the completed job to be purged",
+    });
+    assert.equal((await cliJson<Job>(home, ["show", "dead-1"])).state, "dead", "the DLQ is kept");
+    const status = await cliJson<{ counts: Record<string, number> }>(home, ["status"]);
+    assert.equal(status.counts.completed, 0);
+  } finally {
+    await worker?.kill("SIGTERM");
+    await home.cleanup();
+  }
+});
+
+Deno.test("e2e: worker run --drain draws a progress line on a terminal, plain lines elsewhere", async () => {
+  const home = await tempHome();
+  try {
+    const lines = Array.from(
+      { length: 5 },
+      (_, i) => JSON.stringify({ id: `p${i}`, command: "true" }),
+    );
+    await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") });
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const line = [...(await import("../_helpers/cli.ts")).cliCommand(), "worker", "run", "--drain"]
+      .map(quote).join(" ");
+    const env = Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) => !["NO_COLOR", "CI"].includes(k)),
+    );
+    const out = await new Deno.Command("script", {
+      args: ["-qec", line, "/dev/null"],
+      clearEnv: true,
+      env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, text);
+    assert.match(text, /\[#+\] 5\/5 jobs {2}[\d.]+\/s {2}ETA/, "the final progress line");
+    assert.doesNotMatch(text, /p0 completed in/, "no line per job under the bar");
+    // Not a terminal: a line per job, no bar.
+    await cli(home, ["enqueue", "--id", "q1", "true"]);
+    const plain = await cli(home, ["worker", "run", "--drain"]);
+    assert.match(plain.stderr, /q1 completed in/);
+    assert.doesNotMatch(plain.stderr, /jobs {2}[\d.]+\/s/);
+  } finally {
+    await home.cleanup();
+  }
+});
