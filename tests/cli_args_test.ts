@@ -5,15 +5,9 @@ import {
   parseQueuesOption,
   parseStateOption,
 } from "../lib/cli/args.ts";
-import { UsageError } from "../lib/errors.ts";
+import { assertUsage } from "./_helpers/assert.ts";
 
-function usage(fn: () => unknown, message: string): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
-    assert.equal(error.message, message);
-    return true;
-  });
-}
+const usage = assertUsage;
 
 Deno.test("parseIntOption() reads integers within bounds", () => {
   assert.equal(parseIntOption("5", "--count"), 5);

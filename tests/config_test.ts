@@ -8,16 +8,9 @@ import {
   parseConfigValue,
   resolveConfig,
 } from "../lib/config.ts";
-import { UsageError } from "../lib/errors.ts";
+import { assertUsage } from "./_helpers/assert.ts";
 
-function usage(fn: () => unknown, message: RegExp | string): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
-    if (typeof message === "string") assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  });
-}
+const usage = assertUsage;
 
 Deno.test("CONFIG_KEYS lists every key with a default and a description", () => {
   assert.deepEqual(CONFIG_KEYS, [

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../lib/config.ts";
-import { UsageError } from "../lib/errors.ts";
+import { assertUsage } from "./_helpers/assert.ts";
 import {
   checkDelay,
   MAX_DELAY_SECONDS,
@@ -10,14 +10,7 @@ import {
   validateJobId,
 } from "../lib/job_spec.ts";
 
-function usage(fn: () => unknown, message: RegExp | string): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected a UsageError, got ${error}`);
-    if (typeof message === "string") assert.equal(error.message, message);
-    else assert.match(error.message, message);
-    return true;
-  });
-}
+const usage = assertUsage;
 
 const NOW = new Date("2030-01-01T00:00:00.000Z");
 const ctx = (over: Partial<Parameters<typeof newJob>[1]> = {}) => ({

@@ -63,9 +63,18 @@ export async function cli(
   args: string[],
   options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
-  const [cmd, ...pre] = cliCommand();
+  return await runArgv(home, [...cliCommand(), ...args], options);
+}
+
+/** Runs any command to completion in the data dir, with the test's environment. */
+export async function runArgv(
+  home: TempHome,
+  argv: string[],
+  options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
+): Promise<CliResult> {
+  const [cmd, ...args] = argv;
   const child = new Deno.Command(cmd, {
-    args: [...pre, ...args],
+    args,
     env: { ...home.env, ...options.env },
     cwd: options.cwd ?? home.home,
     stdin: options.stdin === undefined ? "null" : "piped",

@@ -8,12 +8,11 @@ import {
   cli,
   CLI_FLAGS,
   cliCommand,
-  type CliResult,
   killPid,
   killWorkers,
   pidAlive,
   ROOT,
-  type TempHome,
+  runArgv,
   tempHome,
   waitFor,
 } from "../_helpers/cli.ts";
@@ -46,29 +45,7 @@ function serveCheckout(jsonType = "application/json"): { url: string; close(): P
 }
 
 /** Runs a command to completion in the data dir (no deno.json there), with its env. */
-async function run(
-  home: TempHome,
-  argv: string[],
-  options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
-): Promise<CliResult> {
-  const [cmd, ...args] = argv;
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: options.cwd ?? home.home,
-    env: { ...home.env, ...options.env },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+const run = runArgv;
 
 /** `deno run` of a main module given by URL, as the README shows it. */
 const fromUrl = (url: string) => [Deno.execPath(), "run", "--quiet", ...CLI_FLAGS, url];
