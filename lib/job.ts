@@ -146,3 +146,27 @@ export function runNumber(job: Job): number {
 export function outcomeExitCode(outcome: AttemptOutcome): number | null {
   return outcome.kind === "exited" ? outcome.code : null;
 }
+
+/**
+ * The record of a run that ended without its worker reporting it (a lost lease, a forced
+ * stop): no exit code, no output, timed from the job's `started_at` to `now`.
+ */
+export function unreportedAttempt(
+  job: Job,
+  input: { outcome: AttemptOutcome; now: Date; workerId: string; host: string },
+): Attempt {
+  const started = job.started_at ?? input.now.toISOString();
+  return {
+    job_id: job.id,
+    attempt: runNumber(job),
+    worker_id: input.workerId,
+    host: input.host,
+    started_at: started,
+    finished_at: input.now.toISOString(),
+    duration_ms: Math.max(0, input.now.getTime() - Date.parse(started)),
+    outcome: input.outcome,
+    exit_code: null,
+    error: outcomeError(input.outcome),
+    output_tail: "",
+  };
+}

@@ -13,8 +13,8 @@ import {
   sendSignal,
 } from "./process.ts";
 import { finish } from "./state_machine.ts";
-import type { Attempt } from "./job.ts";
-import { outcomeError, runNumber } from "./job.ts";
+
+import { unreportedAttempt } from "./job.ts";
 import { configLoad } from "./store/config.ts";
 import { jobCommitChange, jobGetMany, jobListIds } from "./store/jobs.ts";
 import { workerList, type WorkerRecord, workerRemove, workerRequestStop } from "./store/workers.ts";
@@ -284,20 +284,12 @@ export async function requeueJobsOf(kv: Deno.Kv, worker: WorkerRecord): Promise<
       backoff: backoffOf(config),
     });
     if (!next.ok) continue;
-    const started = entry.job.started_at ?? now.toISOString();
-    const attempt: Attempt = {
-      job_id: entry.job.id,
-      attempt: runNumber(entry.job),
-      worker_id: worker.id,
-      host: worker.host,
-      started_at: started,
-      finished_at: now.toISOString(),
-      duration_ms: Math.max(0, now.getTime() - Date.parse(started)),
+    const attempt = unreportedAttempt(entry.job, {
       outcome,
-      exit_code: null,
-      error: outcomeError(outcome),
-      output_tail: "",
-    };
+      now,
+      workerId: worker.id,
+      host: worker.host,
+    });
     if (await jobCommitChange(kv, entry, next.job, { attempt })) requeued.push(entry.job.id);
   }
   return requeued;

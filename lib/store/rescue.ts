@@ -3,8 +3,8 @@
  * jobs whose worker stopped renewing its lease (counting the lost attempt).
  * @module
  */
-import type { Attempt } from "../job.ts";
-import { outcomeError, runNumber } from "../job.ts";
+
+import { unreportedAttempt } from "../job.ts";
 import type { BackoffSettings } from "../backoff.ts";
 import { expireLease, promote } from "../state_machine.ts";
 import { jobCommitChange, jobGetMany } from "./jobs.ts";
@@ -69,23 +69,15 @@ export async function expireLapsed(
       maxLost,
     });
     if (!next.ok) continue;
-    const started = entry.job.started_at ?? now.toISOString();
     const workerId = entry.job.worker_id ?? "?";
     const outcome = { kind: "lost" as const, message: `lease of worker ${workerId} expired` };
     const worker = entry.job.worker_id ? await workerGet(kv, entry.job.worker_id) : null;
-    const attempt: Attempt = {
-      job_id: entry.job.id,
-      attempt: runNumber(entry.job),
-      worker_id: entry.job.worker_id ?? "",
-      host: worker?.host ?? "",
-      started_at: started,
-      finished_at: now.toISOString(),
-      duration_ms: Math.max(0, now.getTime() - Date.parse(started)),
+    const attempt = unreportedAttempt(entry.job, {
       outcome,
-      exit_code: null,
-      error: outcomeError(outcome),
-      output_tail: "",
-    };
+      now,
+      workerId: entry.job.worker_id ?? "",
+      host: worker?.host ?? "",
+    });
     if (await jobCommitChange(kv, entry, next.job, { attempt })) expired++;
   }
   return expired;
