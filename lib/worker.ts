@@ -17,7 +17,7 @@ import { countsGet, outstanding, queueCountsGet } from "./store/counts.ts";
 import { rescue } from "./store/rescue.ts";
 import { purgeFinished } from "./store/purge.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
-import { cancelKey } from "./store/keys.ts";
+import { cancelRequestClear, cancelRequestsGet } from "./store/requests.ts";
 
 /** What made a worker stop: a signal, a stop request in the store, or store errors. */
 export type StopSource = "signal" | "request" | "error";
@@ -195,12 +195,8 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       stop(request.force, "request");
     }
     if (running.size === 0) return;
-    const ids = [...running.keys()];
-    for (let i = 0; i < ids.length; i += 10) {
-      const entries = await kv.getMany(ids.slice(i, i + 10).map(cancelKey));
-      entries.forEach((entry, j) => {
-        if (entry.value !== null) running.get(ids[i + j])?.abort("cancelled");
-      });
+    for (const id of await cancelRequestsGet(kv, [...running.keys()])) {
+      running.get(id)?.abort("cancelled");
     }
   }
 
@@ -322,7 +318,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       }
       const committed = await jobCommitChange(kv, current, next.job, {
         attempt,
-        more: (op) => op.delete(cancelKey(current.job.id)),
+        more: (op) => cancelRequestClear(op, current.job.id),
       });
       if (committed) {
         tally(next.job);

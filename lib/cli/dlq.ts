@@ -8,7 +8,7 @@ import type { Job } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { cancel, retryFromDlq, type Transition } from "../state_machine.ts";
-import { cancelKey } from "../store/keys.ts";
+import { cancelRequestPut } from "../store/requests.ts";
 import { jobRemove } from "../store/purge.ts";
 import { jobCommitChange, type JobEntry, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
 import { toJson } from "../output/text.ts";
@@ -133,7 +133,7 @@ export async function cancelAction(
       if (!entry) throw new UsageError(`No job with id "${id}"`);
       const job: Job = entry.job;
       if (job.state === "processing") {
-        await kv.set(cancelKey(id), { requested_at: new Date().toISOString() });
+        await cancelRequestPut(kv, id, new Date());
         return "requested" as const;
       }
       const next: Transition = cancel(job, new Date());

@@ -16,8 +16,7 @@ import { defaultConfig, MAX_TIMEOUT_SECONDS } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { newJobId, nextSeq } from "../ids.ts";
 import { configLoad } from "../store/config.ts";
-import { jobGetMany, jobInsertMany, jobInsertOne } from "../store/jobs.ts";
-import { uniqueKey } from "../store/keys.ts";
+import { jobGetMany, jobInsertMany, jobInsertOne, uniqueHolderGet } from "../store/jobs.ts";
 import { queueSettingsGetMany } from "../store/queues.ts";
 import { storeExists } from "../store/open.ts";
 import type { Paths } from "../paths.ts";
@@ -147,7 +146,7 @@ async function insertOneByOne(
     earlier.add(job.id);
     if (job.unique_key === null) continue;
     const holder = keysInInput.get(job.unique_key) ??
-      (await kv.get<string>(uniqueKey(job.unique_key))).value;
+      await uniqueHolderGet(kv, job.unique_key);
     if (holder !== null && holder !== undefined) {
       if (!skipHeld) throw uniqueError(job.unique_key, holder);
       skip.set(job.id, holder);

@@ -3,11 +3,10 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Job, JOB_STATES, type JobState } from "../job.ts";
+import { type Job, JOB_STATES } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
-import { attemptList, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
-import { BY_SEQ_PREFIX, byStatePrefix } from "../store/keys.ts";
+import { attemptList, jobGet, jobGetMany, jobListIds, jobScan } from "../store/jobs.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { configLoad } from "../store/config.ts";
 import { rescue } from "../store/rescue.ts";
@@ -170,29 +169,6 @@ export interface ListOptions {
 const SORTS = ["created", "updated", "priority"] as const;
 type Sort = typeof SORTS[number];
 
-/** Reads jobs newest first, keeping those that pass `keep`, until `limit` are found. */
-async function scanJobs(
-  kv: Deno.Kv,
-  state: JobState | undefined,
-  limit: number,
-  keep: (job: Job) => boolean,
-): Promise<Job[]> {
-  const prefix = state ? byStatePrefix(state) : BY_SEQ_PREFIX;
-  const found: Job[] = [];
-  let batch: string[] = [];
-  const flush = async () => {
-    for (const e of await jobGetMany(kv, batch)) if (keep(e.job)) found.push(e.job);
-    batch = [];
-  };
-  for await (const entry of kv.list<string>({ prefix }, { reverse: true, batchSize: 500 })) {
-    batch.push(entry.value);
-    if (batch.length === 100) await flush();
-    if (found.length >= limit) break;
-  }
-  await flush();
-  return found.slice(0, limit);
-}
-
 /** `list`: jobs newest first, optionally in one state. */
 export async function listAction(
   ctx: CliContext,
@@ -219,15 +195,14 @@ export async function listAction(
       jobs = (await jobGetMany(kv, await jobListIds(kv, { state, limit }))).map((e) => e.job);
     } else {
       // Filters and other sorts read the chosen state's index (or every job) newest first.
-      jobs = await scanJobs(
-        kv,
+      jobs = await jobScan(kv, {
         state,
-        sort === "created" ? limit : Infinity,
-        (j) =>
+        limit: sort === "created" ? limit : Infinity,
+        keep: (j) =>
           (priority === undefined || j.priority === priority) &&
           (needle === undefined || j.command.includes(needle)) &&
           (label === undefined || j.label === label),
-      );
+      });
       if (sort === "updated") jobs.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
       if (sort === "priority") jobs.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
       jobs = jobs.slice(0, limit);

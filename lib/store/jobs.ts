@@ -16,6 +16,7 @@ import {
   jobIndexKeys,
   jobKey,
   queueKey,
+  uniqueKey,
 } from "./keys.ts";
 import { FINAL_STATES } from "../job.ts";
 import { releaseDependency } from "../state_machine.ts";
@@ -408,21 +409,13 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
       const found = new Set(parents.map((p) => p.job.id));
       return { kind: "missing_dependency", id: job.after.find((id) => !found.has(id))! };
     }
-    let next: Job = { ...job, waiting_on: [] };
+    // Dependencies that already finished are released now, by the same rule as later ones.
+    let next: Job = { ...job, waiting_on: parents.map((p) => p.job.id) };
     for (const parent of parents) {
-      if (!FINAL_STATES.includes(parent.job.state)) {
-        next.waiting_on.push(parent.job.id);
-      } else if (parent.job.state !== "completed" && !job.after_any && next.state === "pending") {
-        next = {
-          ...next,
-          state: "cancelled",
-          next_run_at: null,
-          last_error: `dependency "${parent.job.id}" ended ${parent.job.state}`,
-          finished_at: job.created_at,
-        };
-      }
+      if (!FINAL_STATES.includes(parent.job.state)) continue;
+      const released = releaseDependency(next, parent.job, new Date(job.created_at));
+      if (released.ok) next = released.job;
     }
-    if (next.state === "cancelled") next.waiting_on = [];
     const op = kv.atomic().check({ key: jobKey(job.id), versionstamp: null });
     for (const parent of parents) {
       op.check({ key: jobKey(parent.job.id), versionstamp: parent.versionstamp });
@@ -443,4 +436,33 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
     // A dependency changed between the read and the commit: read again.
   }
   throw new Error(`Could not enqueue "${job.id}": its dependencies kept changing; try again`);
+}
+
+/** The id of the unfinished job holding a unique key, or null when the key is free. */
+export async function uniqueHolderGet(kv: Deno.Kv, key: string): Promise<string | null> {
+  return (await kv.get<string>(uniqueKey(key))).value;
+}
+
+/**
+ * Jobs in one state (or all), newest first, that pass `keep`, until `limit` are found:
+ * reads the state's index (or every job) in pages. For filters; plain listings use jobList.
+ */
+export async function jobScan(
+  kv: Deno.Kv,
+  options: { state?: JobState; limit: number; keep: (job: Job) => boolean },
+): Promise<Job[]> {
+  const prefix = options.state ? byStatePrefix(options.state) : BY_SEQ_PREFIX;
+  const found: Job[] = [];
+  let batch: string[] = [];
+  const flush = async () => {
+    for (const e of await jobGetMany(kv, batch)) if (options.keep(e.job)) found.push(e.job);
+    batch = [];
+  };
+  for await (const entry of kv.list<string>({ prefix }, { reverse: true, batchSize: 500 })) {
+    batch.push(entry.value);
+    if (batch.length === 100) await flush();
+    if (found.length >= options.limit) break;
+  }
+  await flush();
+  return found.slice(0, options.limit);
 }

@@ -368,3 +368,79 @@ Deno.test("e2e cli: list --state bogus and show of a missing job exit 2 with one
     await home.cleanup();
   }
 });
+
+Deno.test("e2e cli: dlq retry --all and dlq remove (one, then --all) act on dead jobs only", async () => {
+  const home = await tempHome();
+  try {
+    const lines = ["d1", "d2", "d3"].map((id) =>
+      JSON.stringify({ id, command: "exit 1", max_retries: 0 })
+    );
+    lines.push(JSON.stringify({ id: "ok", command: "true" }));
+    await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") });
+    assert.equal((await cli(home, ["worker", "run", "--drain"])).code, 1);
+    const retried = await cliJson<string[]>(home, ["dlq", "retry", "--all"]);
+    assert.deepEqual(retried.sort(), ["d1", "d2", "d3"]);
+    const status = await cliJson<{ counts: Record<string, number> }>(home, ["status"]);
+    assert.equal(status.counts.pending, 3);
+    assert.equal(status.counts.dead, 0);
+    assert.equal((await cli(home, ["worker", "run", "--drain"])).code, 1);
+    assert.equal(
+      (await cli(home, ["dlq", "remove", "ok"])).code,
+      2,
+      "a completed job is not in the DLQ",
+    );
+    assert.deepEqual(await cliJson<string[]>(home, ["dlq", "remove", "d1"]), ["d1"]);
+    assert.equal((await cli(home, ["show", "d1"])).code, 2);
+    assert.deepEqual((await cliJson<string[]>(home, ["dlq", "remove", "--all"])).sort(), [
+      "d2",
+      "d3",
+    ]);
+    const after = await cliJson<{ counts: Record<string, number> }>(home, ["status"]);
+    assert.equal(after.counts.dead, 0);
+    assert.equal(after.counts.completed, 1);
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("e2e cli: --db keeps the store in another file, for every command and the workers", async () => {
+  const home = await tempHome();
+  try {
+    const db = `${home.home}/elsewhere/jobs.db`;
+    assert.equal((await cli(home, ["--db", db, "enqueue", "--id", "x", "true"])).code, 0);
+    assert.equal((await cli(home, ["enqueue", "--db", db, "--id", "y", "true"])).code, 0);
+    const started = await cliJson<{ pid: number }[]>(home, ["--db", db, "worker", "start"]);
+    try {
+      await waitFor(async () => {
+        const s = await cliJson<{ counts: Record<string, number> }>(home, ["--db", db, "status"]);
+        return s.counts.completed === 2;
+      }, { timeoutMs: 15_000, what: "both jobs to complete through the --db store" });
+    } finally {
+      await cli(home, ["--db", db, "worker", "stop"]);
+      for (const s of started) killPid(s.pid);
+    }
+    await assert.rejects(Deno.stat(`${home.home}/queue.db`), "the default store was not made");
+    assert.equal((await cli(home, ["show", "x"])).code, 2, "the default store has no such job");
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("e2e cli: a job sees QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT and QUEUECTL_WORKER_ID", async () => {
+  const home = await tempHome();
+  try {
+    await cli(home, [
+      "enqueue",
+      "--id",
+      "envy",
+      'echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_WORKER_ID"',
+    ]);
+    assert.equal((await cli(home, ["worker", "run", "--drain"])).code, 0);
+    const [id, attempt, worker] = (await cli(home, ["logs", "envy"])).stdout.trim().split(" ");
+    assert.equal(id, "envy");
+    assert.equal(attempt, "1");
+    assert.match(worker, /^w-[0-9a-f]{8}$/);
+  } finally {
+    await home.cleanup();
+  }
+});

@@ -331,3 +331,49 @@ Deno.test("e2e: labels are shown and filter lists; explain-backoff prints the ti
     await home.cleanup();
   }
 });
+
+Deno.test("e2e: resume with no queue also resumes queues paused one by one; --no-concurrency lifts a cap", async () => {
+  const home = await tempHome();
+  try {
+    await cli(home, ["pause", "a"]);
+    await cli(home, ["pause", "b"]);
+    await cli(home, ["queue", "set", "a", "--concurrency", "1"]);
+    let queues = await cliJson<
+      { queues: { name: string; paused: boolean; concurrency: number | null }[] }
+    >(
+      home,
+      ["queue", "list"],
+    );
+    assert.deepEqual(queues.queues.map((q) => [q.name, q.paused, q.concurrency]), [
+      ["a", true, 1],
+      ["b", true, null],
+    ]);
+    await cli(home, ["resume"]);
+    await cli(home, ["queue", "set", "a", "--no-concurrency"]);
+    queues = await cliJson(home, ["queue", "list"]);
+    assert.deepEqual(queues.queues.map((q) => [q.name, q.paused, q.concurrency]), [
+      ["a", false, null],
+      ["b", false, null],
+    ]);
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("e2e: a job with 60 dependents releases all of them (40 in its own commit, the rest after)", async () => {
+  const home = await tempHome();
+  try {
+    const lines = [JSON.stringify({ id: "root", command: "true" })];
+    for (let i = 0; i < 60; i++) {
+      lines.push(JSON.stringify({ id: `leaf${i}`, command: "true", after: ["root"] }));
+    }
+    assert.equal((await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") })).code, 0);
+    assert.equal((await cliJson<Status>(home, ["status"])).counts.blocked, 60);
+    assert.equal((await cli(home, ["worker", "run", "--drain", "--concurrency", "4"])).code, 0);
+    const status = await cliJson<Status>(home, ["status"]);
+    assert.equal(status.counts.completed, 61);
+    assert.equal(status.counts.blocked, 0);
+  } finally {
+    await home.cleanup();
+  }
+});
