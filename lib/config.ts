@@ -3,6 +3,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import type { BackoffSettings } from "./backoff.ts";
 
 /** Every setting, with its value type. */
 export interface Config {
@@ -154,4 +155,13 @@ export function resolveConfig(stored: Partial<Record<string, unknown>>): Config 
 function isKind(key: ConfigKey, value: unknown): value is number {
   if (typeof value !== "number" || !Number.isFinite(value)) return false;
   return !SPECS[key].integer || Number.isInteger(value);
+}
+
+/** The retry-delay settings a config gives. */
+export function backoffSettings(config: Config): BackoffSettings {
+  return {
+    base: config["backoff-base"],
+    maxSeconds: config["max-backoff"],
+    jitter: config["backoff-jitter"],
+  };
 }

@@ -16,9 +16,9 @@ import { finish } from "./state_machine.ts";
 
 import { unreportedAttempt } from "./job.ts";
 import { configLoad } from "./store/config.ts";
-import { jobCommitChange, jobGetMany, jobListIds } from "./store/jobs.ts";
+import { backoffSettings } from "./config.ts";
+import { jobCommitChange, jobGetMany, jobList, jobListIds } from "./store/jobs.ts";
 import { workerList, type WorkerRecord, workerRemove, workerRequestStop } from "./store/workers.ts";
-import { backoffOf } from "./worker.ts";
 
 /** How this program is running: what a worker process must be started from. */
 export interface LaunchContext {
@@ -203,6 +203,32 @@ export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerR
   return live;
 }
 
+/** A live worker with the jobs it is running. */
+export interface WorkerView {
+  id: string;
+  pid: number;
+  host: string;
+  started_at: string;
+  heartbeat_at: string;
+  concurrency: number;
+  queues: string[] | null;
+  jobs: { id: string; command: string; started_at: string | null }[];
+}
+
+/** Live workers (stale records removed) with their current jobs, from the processing index. */
+export async function workersView(kv: Deno.Kv, host: string): Promise<WorkerView[]> {
+  const workers = await workerListLive(kv, host);
+  const processing = await jobList(kv, { state: "processing" });
+  return workers.map((w) => ({
+    ...w,
+    jobs: processing.filter((j) => j.worker_id === w.id).map((j) => ({
+      id: j.id,
+      command: j.command,
+      started_at: j.started_at,
+    })),
+  }));
+}
+
 /** How one worker's stop ended. */
 export type StopOutcome =
   | { kind: "stopped" }
@@ -281,7 +307,7 @@ export async function requeueJobsOf(kv: Deno.Kv, worker: WorkerRecord): Promise<
       now,
       leaseToken: entry.job.lease_token!,
       outcome,
-      backoff: backoffOf(config),
+      backoff: backoffSettings(config),
     });
     if (!next.ok) continue;
     const attempt = unreportedAttempt(entry.job, {

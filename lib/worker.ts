@@ -5,15 +5,14 @@
  */
 import type { Attempt, Job } from "./job.ts";
 import { outcomeError, runNumber } from "./job.ts";
-import type { Config } from "./config.ts";
-import type { BackoffSettings } from "./backoff.ts";
+import { backoffSettings, type Config } from "./config.ts";
 import { attemptLogPath, type Paths } from "./paths.ts";
 import { finish, renewLease } from "./state_machine.ts";
 import { runAttempt, type RunResult } from "./runner.ts";
 import { type ClaimCache, jobClaimNext } from "./store/claim.ts";
 import { jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
-import { countsGet, outstanding, queueCountsGet } from "./store/counts.ts";
+import { outstandingIn } from "./store/counts.ts";
 import { rescue } from "./store/rescue.ts";
 import { purgeFinished } from "./store/purge.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
@@ -88,15 +87,6 @@ export interface WorkerHandle {
 /** Store errors in a row after which a worker stops (its running jobs are put back). */
 const MAX_ERRORS_IN_A_ROW = 6;
 
-/** The backoff settings in a config. */
-export function backoffOf(config: Config): BackoffSettings {
-  return {
-    base: config["backoff-base"],
-    maxSeconds: config["max-backoff"],
-    jitter: config["backoff-jitter"],
-  };
-}
-
 /** Starts a worker in this process. */
 export function startWorker(options: WorkerOptions): WorkerHandle {
   const timing = { ...DEFAULT_TIMING, ...options.timing };
@@ -154,7 +144,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     const cfg = await currentConfig();
     await rescue(kv, {
       now: new Date(),
-      backoff: backoffOf(cfg),
+      backoff: backoffSettings(cfg),
       maxLost: cfg["max-lost"],
       random: Math.random,
     });
@@ -182,11 +172,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   /** Drain is over when no job is ready or waiting for a retry in the served queues. */
   async function nothingLeft(): Promise<boolean> {
     if (running.size > 0) return false;
-    if (!options.queues) return outstanding(await countsGet(kv)) === 0;
-    for (const queue of options.queues) {
-      if (outstanding(await queueCountsGet(kv, queue)) > 0) return false;
-    }
-    return true;
+    return await outstandingIn(kv, options.queues) === 0;
   }
 
   async function control(): Promise<void> {
@@ -309,7 +295,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         now: finishedAt,
         leaseToken: token,
         outcome: result.outcome,
-        backoff: backoffOf(cfg),
+        backoff: backoffSettings(cfg),
         random: Math.random(),
       });
       if (!next.ok) {

@@ -3,6 +3,7 @@
  * @module
  */
 import {
+  backoffSettings,
   CONFIG_KEYS,
   defaultConfig,
   describeKey,
@@ -83,11 +84,7 @@ export async function configExplainBackoffAction(
   const maxRetries = options.maxRetries === undefined
     ? config["max-retries"]
     : parseIntOption(options.maxRetries, "--max-retries", { min: 0, max: 1000 });
-  const settings = {
-    base: config["backoff-base"],
-    maxSeconds: config["max-backoff"],
-    jitter: config["backoff-jitter"],
-  };
+  const settings = backoffSettings(config);
   const rows = backoffTimeline(maxRetries, settings);
   if (options.json) {
     ctx.out(toJson({ max_retries: maxRetries, ...settings, retries: rows }));

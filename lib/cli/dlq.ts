@@ -7,10 +7,11 @@ import { UsageError } from "../errors.ts";
 import type { Job } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
-import { cancel, retryFromDlq, type Transition } from "../state_machine.ts";
+import { cancel, type Transition } from "../state_machine.ts";
 import { cancelRequestPut } from "../store/requests.ts";
 import { jobRemove } from "../store/purge.ts";
-import { jobCommitChange, type JobEntry, jobGet, jobGetMany, jobListIds } from "../store/jobs.ts";
+import { jobCommitChange, type JobEntry, jobGet, jobList } from "../store/jobs.ts";
+import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
 import { jobsTable } from "./status.ts";
@@ -23,15 +24,10 @@ export async function dlqListAction(
   options: { limit?: string; json?: boolean; color?: boolean },
 ): Promise<number> {
   const limit = parseIntOption(options.limit ?? "50", "--limit", { min: 1, max: 1_000_000 });
-  const jobs = await withStore(
-    paths,
-    async (kv) =>
-      (await jobGetMany(kv, await jobListIds(kv, { state: "dead", limit }))).map((e) => e.job),
-  );
+  const jobs = await withStore(paths, (kv) => jobList(kv, { state: "dead", limit }));
   if (options.json) ctx.out(toJson(jobs));
-  else {ctx.out(
-      jobs.length === 0 ? "The DLQ is empty\n" : await jobsTable(ctx, jobs, options.color),
-    );}
+  else if (jobs.length === 0) ctx.out("The DLQ is empty\n");
+  else ctx.out(await jobsTable(ctx, jobs, options.color));
   return 0;
 }
 
@@ -59,21 +55,7 @@ async function applyToDlq(
     if (!await change(entry)) throw new Error(`Job "${id}" changed meanwhile; try again`);
     return [id];
   }
-  const done: string[] = [];
-  while (true) {
-    const ids = await jobListIds(kv, { state: "dead", limit: 100, reverse: false });
-    if (ids.length === 0) break;
-    let progressed = false;
-    for (const one of ids) {
-      const entry = await jobGet(kv, one);
-      if (entry && entry.job.state === "dead" && await change(entry)) {
-        done.push(one);
-        progressed = true;
-      }
-    }
-    if (!progressed) break;
-  }
-  return done;
+  return await deadJobsEach(kv, change);
 }
 
 /** `dlq retry <id>|--all`: back to pending with attempts reset. */
@@ -84,11 +66,10 @@ export async function dlqRetryAction(
   options: { all?: boolean; json?: boolean },
 ): Promise<number> {
   const one = target("retry", id, options.all);
-  const done = await withStore(paths, (kv) =>
-    applyToDlq(kv, one, async (entry) => {
-      const next = retryFromDlq(entry.job, new Date());
-      return next.ok && !!await jobCommitChange(kv, entry, next.job);
-    }));
+  const done = await withStore(
+    paths,
+    (kv) => applyToDlq(kv, one, (entry) => jobRetry(kv, entry, new Date())),
+  );
   report(ctx, done, "Retried", options.json);
   return 0;
 }

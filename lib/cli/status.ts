@@ -6,44 +6,16 @@ import { UsageError } from "../errors.ts";
 import { type Job, JOB_STATES } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
-import { attemptList, jobGet, jobGetMany, jobListIds, jobScan } from "../store/jobs.ts";
+import { attemptList, jobGet, jobList, jobScan } from "../store/jobs.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
-import { configLoad } from "../store/config.ts";
 import { rescue } from "../store/rescue.ts";
 import { statsRead } from "../store/stats.ts";
 import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues.ts";
-import { workerListLive } from "../supervisor.ts";
-import { backoffOf } from "../worker.ts";
+import { workersView, type WorkerView } from "../supervisor.ts";
 import { renderTable } from "../output/table.ts";
 import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
 import { type CliContext, useColor, withStore } from "./context.ts";
 import { parseIntOption, parseStateOption } from "./args.ts";
-
-/** A live worker with the jobs it is running. */
-export interface WorkerView {
-  id: string;
-  pid: number;
-  host: string;
-  started_at: string;
-  heartbeat_at: string;
-  concurrency: number;
-  queues: string[] | null;
-  jobs: { id: string; command: string; started_at: string | null }[];
-}
-
-/** Live workers (stale records removed) with their current jobs, from the processing index. */
-export async function workersView(kv: Deno.Kv, host: string): Promise<WorkerView[]> {
-  const workers = await workerListLive(kv, host);
-  const processing = await jobGetMany(kv, await jobListIds(kv, { state: "processing" }));
-  return workers.map((w) => ({
-    ...w,
-    jobs: processing.filter((e) => e.job.worker_id === w.id).map((e) => ({
-      id: e.job.id,
-      command: e.job.command,
-      started_at: e.job.started_at,
-    })),
-  }));
-}
 
 /** The workers as a table, or a line saying there are none. */
 export async function describeWorkers(
@@ -71,7 +43,7 @@ export async function describeWorkers(
 
 /** Returns lapsed leases and due jobs to where they belong, so counts shown are true. */
 async function settle(kv: Deno.Kv): Promise<void> {
-  await rescue(kv, { now: new Date(), backoff: backoffOf(await configLoad(kv)) });
+  await rescue(kv, { now: new Date() });
 }
 
 /** `status`: counts per state and the live workers; `--watch` redraws every second on a TTY. */
@@ -192,7 +164,7 @@ export async function listAction(
     await settle(kv);
     let jobs: Job[];
     if (!filtered) {
-      jobs = (await jobGetMany(kv, await jobListIds(kv, { state, limit }))).map((e) => e.job);
+      jobs = await jobList(kv, { state, limit });
     } else {
       // Filters and other sorts read the chosen state's index (or every job) newest first.
       jobs = await jobScan(kv, {

@@ -5,15 +5,15 @@
 import { OperationError, UsageError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker.ts";
-import { newWorkerId, spawnWorkers, stopWorkers } from "../supervisor.ts";
+import { newWorkerId, spawnWorkers, stopWorkers, workersView } from "../supervisor.ts";
 import { formatDuration, toJson } from "../output/text.ts";
 import { junitReport } from "../output/junit.ts";
 import { type CliContext, useColor, withStore } from "./context.ts";
-import { countsGet, outstanding, queueCountsGet } from "../store/counts.ts";
+import { outstandingIn } from "../store/counts.ts";
 import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { openStore } from "../store/open.ts";
-import { describeWorkers, workersView } from "./status.ts";
+import { describeWorkers } from "./status.ts";
 
 /** Options of `worker run`. */
 export interface WorkerRunOptions {
@@ -149,14 +149,8 @@ export async function workerRunAction(
 function startProgressLine(ctx: CliContext, kv: Deno.Kv, queues: string[] | null) {
   const started = performance.now();
   let done = 0, dead = 0, left = 0;
-  const countLeft = async () => {
-    if (!queues) return outstanding(await countsGet(kv));
-    let n = 0;
-    for (const q of queues) n += outstanding(await queueCountsGet(kv, q));
-    return n;
-  };
   const draw = async () => {
-    left = await countLeft().catch(() => left);
+    left = await outstandingIn(kv, queues).catch(() => left);
     const line = renderProgress({
       done,
       total: done + left,

@@ -8,15 +8,14 @@ import { type Attempt, FINAL_STATES, type Job, JOB_STATES, type JobState } from 
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { retryFromDlq } from "../state_machine.ts";
-import { configLoad } from "../store/config.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { jobPage, type JobPosition } from "../store/job_page.ts";
-import { attemptList, jobCommitChange, jobGet, jobListIds } from "../store/jobs.ts";
+import { attemptList, jobCommitChange, jobGet } from "../store/jobs.ts";
+import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { jobRemove } from "../store/purge.ts";
 import { rescue } from "../store/rescue.ts";
 import { statsRead } from "../store/stats.ts";
-import { backoffOf } from "../worker.ts";
-import { workersView, type WorkerView } from "../cli/status.ts";
+import { workersView, type WorkerView } from "../supervisor.ts";
 
 /** A refusal with its HTTP status; the message is sent as `{"error": message}`. */
 export class ApiError extends Error {
@@ -58,7 +57,7 @@ export interface JobsBody {
 
 /** Returns lapsed leases and due jobs to where they belong, so what is shown is true. */
 export async function settle(kv: Deno.Kv, now: Date): Promise<void> {
-  await rescue(kv, { now, backoff: backoffOf(await configLoad(kv)) });
+  await rescue(kv, { now });
 }
 
 /** Counts, live workers with their jobs, and per-minute throughput over the last hour. */
@@ -189,21 +188,7 @@ export async function apiRemove(
 
 /** `POST /api/dlq/retry-all`: every dead job back to pending, one commit per job. */
 export async function apiRetryAll(kv: Deno.Kv): Promise<{ retried: string[] }> {
-  const retried: string[] = [];
-  while (true) {
-    const ids = await jobListIds(kv, { state: "dead", limit: 100, reverse: false });
-    let progressed = false;
-    for (const id of ids) {
-      const entry = await jobGet(kv, id);
-      if (!entry) continue;
-      const next = retryFromDlq(entry.job, new Date());
-      if (entry.job.state === "dead" && next.ok && await jobCommitChange(kv, entry, next.job)) {
-        retried.push(id);
-        progressed = true;
-      }
-    }
-    if (!progressed) return { retried };
-  }
+  return { retried: await deadJobsEach(kv, (entry) => jobRetry(kv, entry, new Date())) };
 }
 
 function checkId(id: string): string {

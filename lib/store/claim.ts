@@ -5,8 +5,9 @@
  */
 import { claim } from "../state_machine.ts";
 import { jobCommitChange, type JobEntry, jobGetMany } from "./jobs.ts";
-import { QUEUE_PREFIX, queueConfigKey, queueCountKey, readyPrefix } from "./keys.ts";
-import { ALL_QUEUES, queueSettingsEntries, type QueueSettingsEntry } from "./queues.ts";
+import { queueConfigKey, queueCountKey, readyPrefix } from "./keys.ts";
+import { toCount } from "./counts.ts";
+import { ALL_QUEUES, queueNames, queueSettingsEntries, type QueueSettingsEntry } from "./queues.ts";
 
 /** How a claim attempt ended. */
 export type ClaimResult =
@@ -68,7 +69,7 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
   }
   const available = open.filter((q) => {
     const cap = view.settings.get(q)!.settings.concurrency;
-    return cap === null || countOf(running.get(q)!) < cap;
+    return cap === null || toCount(running.get(q)!.value) < cap;
   });
   const heads: { key: Deno.KvKey; id: string }[] = [];
   for (const queue of available) {
@@ -140,13 +141,6 @@ async function settingsChanged(kv: Deno.Kv, view: ClaimCache): Promise<boolean> 
   return now.some((e) => e.versionstamp !== view.settings.get(e.name)!.versionstamp);
 }
 
-/** The names of every queue a job was ever enqueued to. */
-export async function queueNames(kv: Deno.Kv): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of kv.list({ prefix: QUEUE_PREFIX })) names.push(entry.key[1] as string);
-  return names;
-}
-
 /** Rotates the heads that share the best priority so that the `offset`-th comes first. */
 function spread<T extends { key: Deno.KvKey }>(heads: T[], offset: number): T[] {
   if (heads.length < 2 || offset === 0) return heads;
@@ -155,11 +149,6 @@ function spread<T extends { key: Deno.KvKey }>(heads: T[], offset: number): T[] 
   const n = same < 0 ? heads.length : same;
   const k = offset % n;
   return [...heads.slice(k, n), ...heads.slice(0, k), ...heads.slice(n)];
-}
-
-function countOf(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
-  const n = entry.value?.value ?? 0n;
-  return n >= 1n << 63n ? 0 : Number(n);
 }
 
 function compareParts(a: Deno.KvKey, b: Deno.KvKey): number {

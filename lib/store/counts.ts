@@ -67,7 +67,19 @@ export function outstanding(counts: Counts): number {
   return counts.pending - counts.scheduled + counts.failed;
 }
 
-function toCount(value: Deno.KvU64 | null): number {
+/**
+ * Jobs outstanding (see `outstanding`) in the served queues, or in all queues when `queues`
+ * is null: what a draining worker waits for and its progress line counts down.
+ */
+export async function outstandingIn(kv: Deno.Kv, queues: string[] | null): Promise<number> {
+  if (!queues) return outstanding(await countsGet(kv));
+  let n = 0;
+  for (const queue of queues) n += outstanding(await queueCountsGet(kv, queue));
+  return n;
+}
+
+/** A counter's value; a missing counter reads 0 and a wrapped (negative) one reads 0. */
+export function toCount(value: Deno.KvU64 | null): number {
   if (!value) return 0;
   const n = value.value;
   return n >= 1n << 63n ? 0 : Number(n); // a wrapped (negative) counter reads as 0

@@ -3,7 +3,8 @@
  * which index and counter keys a job record implies.
  * @module
  */
-import type { Job, JobState } from "../job.ts";
+import { FINAL_STATES, type Job, type JobState } from "../job.ts";
+import { isBlocked } from "../state_machine.ts";
 
 /** The job record. */
 export const jobKey = (id: string): Deno.KvKey => ["job", id];
@@ -132,7 +133,7 @@ export const STATS_FAIL_PREFIX: Deno.KvKey = ["stats_fail"];
 /** The index keys a job record implies, as they must exist while the record is stored. */
 export function jobIndexKeys(job: Job): Deno.KvKey[] {
   const keys: Deno.KvKey[] = [byStateKey(job.state, job.seq, job.id), bySeqKey(job.seq, job.id)];
-  if (isWaitingForDeps(job)) keys.push(blockedKey(job.seq, job.id));
+  if (isBlocked(job)) keys.push(blockedKey(job.seq, job.id));
   else if (job.state === "pending" || job.state === "failed") {
     if (job.next_run_at === null) keys.push(readyKey(job.queue, job.priority, job.seq, job.id));
     else keys.push(scheduledKey(Date.parse(job.next_run_at), job.id));
@@ -149,7 +150,7 @@ export function jobCounterKeys(job: Job): Deno.KvKey[] {
   if (job.state === "dead" && job.dead_reason === "crashed") {
     keys.push(CRASHED_COUNT_KEY, queueCountKey(job.queue, "crashed"));
   }
-  if (isWaitingForDeps(job)) keys.push(BLOCKED_COUNT_KEY, queueCountKey(job.queue, "blocked"));
+  if (isBlocked(job)) keys.push(BLOCKED_COUNT_KEY, queueCountKey(job.queue, "blocked"));
   else if (job.state === "pending" && job.next_run_at !== null) {
     keys.push(SCHEDULED_COUNT_KEY, queueCountKey(job.queue, "scheduled"));
   }
@@ -159,11 +160,5 @@ export function jobCounterKeys(job: Job): Deno.KvKey[] {
 /** The unique key a job holds: while it is unfinished and was given one. */
 export function heldUniqueKey(job: Job | null): Deno.KvKey | null {
   if (!job || !job.unique_key) return null;
-  return job.state === "completed" || job.state === "dead" || job.state === "cancelled"
-    ? null
-    : uniqueKey(job.unique_key);
-}
-
-function isWaitingForDeps(job: Job): boolean {
-  return job.state === "pending" && (job.waiting_on?.length ?? 0) > 0;
+  return FINAL_STATES.includes(job.state) ? null : uniqueKey(job.unique_key);
 }

@@ -84,10 +84,16 @@ export async function queueSettingsUpdate(
   throw new Error(`Queue "${name}" settings kept changing; try again`);
 }
 
+/** The names of every queue a job was ever enqueued to (what a worker serves by default). */
+export async function queueNames(kv: Deno.Kv): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of kv.list({ prefix: QUEUE_PREFIX })) names.push(entry.key[1] as string);
+  return names;
+}
+
 /** Every queue name: those jobs were enqueued to, and those with settings. */
 export async function queueNamesAll(kv: Deno.Kv): Promise<string[]> {
-  const names = new Set<string>();
-  for await (const e of kv.list({ prefix: QUEUE_PREFIX })) names.add(e.key[1] as string);
+  const names = new Set(await queueNames(kv));
   for await (const e of kv.list({ prefix: QUEUE_CONFIG_PREFIX })) {
     if (e.key[1] !== ALL_QUEUES) names.add(e.key[1] as string);
   }

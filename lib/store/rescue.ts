@@ -11,6 +11,7 @@ import { jobCommitChange, jobGetMany } from "./jobs.ts";
 import { LEASE_PREFIX, leaseKey, SCHEDULED_PREFIX, scheduledKey } from "./keys.ts";
 import { workerGet } from "./workers.ts";
 import { configLoad } from "./config.ts";
+import { backoffSettings } from "../config.ts";
 
 /** What one pass of the rescuer did. */
 export interface RescueReport {
@@ -21,7 +22,8 @@ export interface RescueReport {
 /** What the rescuer needs to know. */
 export interface RescueOptions {
   now: Date;
-  backoff: BackoffSettings;
+  /** Retry timing for lost runs; default: the stored config's. */
+  backoff?: BackoffSettings;
   /** Lost runs after which a job is quarantined as crashed; default: config max-lost. */
   maxLost?: number;
   limit?: number;
@@ -59,12 +61,15 @@ export async function expireLapsed(
   const { now } = options;
   const ids = await dueIds(kv, LEASE_PREFIX, leaseKey(now.getTime() + 1, ""), options.limit);
   if (ids.length === 0) return 0;
-  const maxLost = options.maxLost ?? (await configLoad(kv))["max-lost"];
+  // The config is read only when a lease has lapsed and the caller did not pass it.
+  const config = options.backoff && options.maxLost !== undefined ? null : await configLoad(kv);
+  const backoff = options.backoff ?? backoffSettings(config!);
+  const maxLost = options.maxLost ?? config!["max-lost"];
   let expired = 0;
   for (const entry of await jobGetMany(kv, ids)) {
     const next = expireLease(entry.job, {
       now,
-      backoff: options.backoff,
+      backoff,
       random: options.random?.(),
       maxLost,
     });

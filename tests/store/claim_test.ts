@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
-import { jobClaimNext, queueNames } from "../../lib/store/claim.ts";
+import { jobClaimNext } from "../../lib/store/claim.ts";
+import { queueNames } from "../../lib/store/queues.ts";
 import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
 import { jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
