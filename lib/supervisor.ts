@@ -204,16 +204,9 @@ export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerR
 }
 
 /** A live worker with the jobs it is running. */
-export interface WorkerView {
-  id: string;
-  pid: number;
-  host: string;
-  started_at: string;
-  heartbeat_at: string;
-  concurrency: number;
-  queues: string[] | null;
+export type WorkerView = WorkerRecord & {
   jobs: { id: string; command: string; started_at: string | null }[];
-}
+};
 
 /** Live workers (stale records removed) with their current jobs, from the processing index. */
 export async function workersView(kv: Deno.Kv, host: string): Promise<WorkerView[]> {

@@ -93,3 +93,13 @@ export async function peakMemoryBytes(pid: number): Promise<number | null> {
   const match = /^VmHWM:\s+(\d+) kB/m.exec(new TextDecoder().decode(out.stdout));
   return match ? Number(match[1]) * 1024 : null;
 }
+
+/** A process's argv, read from /proc through `cat` (Deno wants --allow-all for /proc). */
+export async function processArgv(pid: number): Promise<string[]> {
+  const out = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/cmdline`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).split("\0");
+}

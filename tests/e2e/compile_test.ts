@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { killPid, pidAlive, ROOT, tempHome, waitFor } from "../_helpers/cli.ts";
+import { processArgv } from "../_helpers/procs.ts";
 
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
   version: string;
@@ -131,12 +132,7 @@ Deno.test({
       assert.equal(start.code, 0, start.stderr);
       const [worker] = JSON.parse(start.stdout) as { id: string; pid: number }[];
       pids.push(worker.pid);
-      // Deno asks for --allow-all to read /proc/<pid>/cmdline itself; cat may.
-      const cmdline = await new Deno.Command("cat", {
-        args: [`/proc/${worker.pid}/cmdline`],
-        stdout: "piped",
-      }).output();
-      const argv = new TextDecoder().decode(cmdline.stdout).split("\0");
+      const argv = await processArgv(worker.pid);
       assert.deepEqual(argv.slice(0, 3), [binary, "worker", "run"], argv.join(" "));
       assert.equal((await q(["enqueue", '{"id":"ok3","command":"echo later"}'])).code, 0);
       await waitFor(async () => {

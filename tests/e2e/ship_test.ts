@@ -16,6 +16,7 @@ import {
   tempHome,
   waitFor,
 } from "../_helpers/cli.ts";
+import { processArgv } from "../_helpers/procs.ts";
 
 const VERSION = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as { version: string })
   .version;
@@ -128,12 +129,7 @@ Deno.test("worker start from a URL main module runs the worker from that URL; wo
     assert.equal(start.code, 0, start.stderr);
     const [worker] = JSON.parse(start.stdout) as { id: string; pid: number }[];
     pids.push(worker.pid);
-    // Deno asks for --allow-all to read /proc/<pid>/cmdline itself; cat may.
-    const cmdline = await new Deno.Command("cat", {
-      args: [`/proc/${worker.pid}/cmdline`],
-      stdout: "piped",
-    }).output();
-    const argv = new TextDecoder().decode(cmdline.stdout).split("\0");
+    const argv = await processArgv(worker.pid);
     assert.equal(argv[1], "run", argv.join(" "));
     assert.ok(argv.includes("--no-config"), argv.join(" "));
     assert.ok(argv.includes(`--allow-import=${new URL(served.url).host}`), argv.join(" "));
