@@ -9,8 +9,16 @@ import { backoffSettings, type Config } from "./config.ts";
 import { attemptLogPath, type Paths } from "./paths.ts";
 import { finish, renewLease } from "./state_machine.ts";
 import { runAttempt, type RunResult } from "./runner.ts";
-import { type ClaimCache, jobClaimNext } from "./store/claim.ts";
-import { jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
+import {
+  addClaim,
+  type ClaimCache,
+  type ClaimCandidates,
+  claimCandidates,
+  claimFailed,
+  type ClaimOptions,
+  jobClaimNext,
+} from "./store/claim.ts";
+import { addChange, changeLanded, jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
 import { outstandingIn } from "./store/counts.ts";
 import { rescue } from "./store/rescue.ts";
@@ -87,6 +95,15 @@ export interface WorkerHandle {
 /** Store errors in a row after which a worker stops (its running jobs are put back). */
 const MAX_ERRORS_IN_A_ROW = 6;
 
+/**
+ * How old the ready jobs read while a job ran may be to pick the next job in the commit
+ * that finishes it; older ones (the job ran long) are read again first.
+ */
+const FOLLOW_UP_FRESH_MS = 25;
+
+/** How long after a lost claim race a worker picks among the best jobs at random. */
+const CONTENDED_SPREAD_MS = 2000;
+
 /** Starts a worker in this process. */
 export function startWorker(options: WorkerOptions): WorkerHandle {
   const timing = { ...DEFAULT_TIMING, ...options.timing };
@@ -104,7 +121,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   let rescueAt = 0;
   let errorsInARow = 0;
   // Queue settings read by claims, shared by the lanes (each claim commit re-checks them).
-  const claimCache = { current: null as ClaimCache | null, maxAgeMs: 500 };
+  const claimCache = { current: null as ClaimCache | null, maxAgeMs: 500, contendedAt: 0 };
   let fatal: Error | null = null;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
 
@@ -186,18 +203,59 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     }
   }
 
-  async function runJob(claimed: JobEntry): Promise<void> {
+  /**
+   * How a lane claims, as of now. Lanes start at their own offset among equally good jobs;
+   * after a claim lost a race (other workers want the same heads), at a random one for a
+   * while. A lone worker so takes jobs in strict FIFO order, and busy ones rarely collide.
+   */
+  function claimOptions(cfg: Config, laneIndex: number): ClaimOptions {
+    const contended = Date.now() - claimCache.contendedAt < CONTENDED_SPREAD_MS;
+    return {
+      workerId: options.id,
+      leaseSeconds: cfg["lease-seconds"],
+      now: new Date(),
+      queues: options.queues ?? undefined,
+      cache: claimCache,
+      spread: laneIndex + (contended ? Math.floor(Math.random() * 1024) : 0),
+    };
+  }
+
+  /**
+   * Runs a claimed job; returns the next job when the commit that finished this one also
+   * claimed it (the lane runs it next), else null.
+   */
+  async function runJob(
+    claimed: JobEntry,
+    laneIndex: number,
+    followUp = false,
+  ): Promise<JobEntry | null> {
     const ctl = new AbortController();
+    // A job claimed by a finishing commit while the worker was asked to stop is put back.
+    if (followUp && stopCtl.signal.aborted) ctl.abort("stopped");
     running.set(claimed.job.id, ctl);
     try {
-      await runClaimed(claimed, ctl);
+      return await runClaimed(claimed, ctl, laneIndex);
     } finally {
       running.delete(claimed.job.id);
     }
   }
 
-  /** Runs a claimed job under its lease (renewed every third of it) and records the end. */
-  async function runClaimed(claimed: JobEntry, ctl: AbortController): Promise<void> {
+  /** The ready jobs read while a job ran, for the commit that finishes it; null if none. */
+  type FollowUp = Promise<ClaimCandidates | null> | null;
+
+  /** Whether the lane takes another job after this one (not when stopping). */
+  const wantsMore = () => !stopCtl.signal.aborted;
+
+  /**
+   * Runs a claimed job under its lease (renewed every third of it) and records the end. The
+   * commit that records it also claims the lane's next job when one is ready (read while
+   * this one ran): one commit per job instead of two.
+   */
+  async function runClaimed(
+    claimed: JobEntry,
+    ctl: AbortController,
+    laneIndex: number,
+  ): Promise<JobEntry | null> {
     const cfg = await currentConfig();
     const token = claimed.job.lease_token!;
     let current = claimed;
@@ -254,14 +312,23 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       signal: ctl.signal,
     };
     // A forced stop (or a cancel) that came while the job was being claimed: do not start it.
-    const result: RunResult = ctl.signal.aborted
-      ? {
+    let followUp: FollowUp = null;
+    let result: RunResult;
+    if (ctl.signal.aborted) {
+      result = {
         outcome: { kind: ctl.signal.reason === "cancelled" ? "cancelled" : "stopped" },
         durationMs: 0,
         tail: "",
         logError: null,
+      };
+    } else {
+      const run = runAttempt(runOptions); // spawns at once; the next jobs are read meanwhile
+      if (wantsMore()) {
+        followUp = claimCandidates(kv, claimOptions(cfg, laneIndex), job.queue)
+          .catch(() => null);
       }
-      : await runAttempt(runOptions);
+      result = await run;
+    }
     clearInterval(renewTimer);
     await chain;
     if (lost) {
@@ -270,7 +337,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         job: current.job,
         detail: "its lease was taken over while it ran",
       });
-      return;
+      return null;
     }
     if (result.logError) {
       summary.logErrors++;
@@ -300,23 +367,55 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       });
       if (!next.ok) {
         emit({ kind: "fenced", job: current.job, detail: next.detail });
-        return;
+        return null;
       }
-      const committed = await jobCommitChange(kv, current, next.job, {
+      const op = kv.atomic();
+      const prepared = await addChange(kv, op, current, next.job, {
         attempt,
         more: (op) => cancelRequestClear(op, current.job.id),
       });
-      if (committed) {
+      // The first try also claims the next job; a failed commit is retried without it.
+      const follow = tries === 0 && wantsMore()
+        ? await followUpClaim(op, claimOptions(cfg, laneIndex), await followUp, current.job)
+        : null;
+      const committed = await op.commit();
+      if (committed.ok) {
+        await changeLanded(kv, prepared);
         tally(next.job);
         summary.finished.set(next.job.id, { job: next.job, attempt });
         emit({ kind: "finished", job: next.job, attempt });
-        return;
+        return follow ? { job: follow.job, versionstamp: committed.versionstamp } : null;
       }
+      if (follow) await claimFailed(kv, follow.candidates, follow.options);
       const fresh = await jobGet(kv, current.job.id);
-      if (!fresh) return;
+      if (!fresh) return null;
       current = fresh;
     }
     emit({ kind: "fenced", job: current.job, detail: "its lease was taken over" });
+    return null;
+  }
+
+  /**
+   * Adds to `op` the claim of the best ready job for this lane's next run, from the jobs
+   * read while the last one ran (read again when that was a while ago). Null when none.
+   */
+  async function followUpClaim(
+    op: Deno.AtomicOperation,
+    claimOpts: ClaimOptions,
+    read: ClaimCandidates | null,
+    finishing: Job,
+  ): Promise<{ job: Job; candidates: ClaimCandidates; options: ClaimOptions } | null> {
+    let candidates = read;
+    if (!candidates || Date.now() - candidates.at > FOLLOW_UP_FRESH_MS) {
+      candidates = await claimCandidates(kv, claimOpts, finishing.queue).catch(() => null);
+    }
+    if (!candidates) return null;
+    for (const entry of candidates.entries) {
+      if (entry.job.id === finishing.id) continue;
+      const job = await addClaim(kv, op, candidates, entry, claimOpts);
+      if (job) return { job, candidates, options: claimOpts };
+    }
+    return null;
   }
 
   function tally(job: Job) {
@@ -342,22 +441,32 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     });
   }
 
-  /** One claim → run → finish step; false when a drain is over. */
+  /** Rescue and pruning between jobs; their errors are reported, not thrown. */
+  async function upkeep(laneIndex: number): Promise<void> {
+    try {
+      await maybeRescue();
+      if (laneIndex === 0) await maybePrune();
+    } catch (error) {
+      emit({ kind: "error", message: errorLine(error) });
+    }
+  }
+
+  /**
+   * One claim → run → finish step (and the runs of the jobs each finishing commit claimed
+   * after it); false when a drain is over.
+   */
   async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
     await maybeRescue();
     if (laneIndex === 0) await maybePrune();
     const cfg = await currentConfig();
-    const claimed = await jobClaimNext(kv, {
-      workerId: options.id,
-      leaseSeconds: cfg["lease-seconds"],
-      now: new Date(),
-      queues: options.queues ?? undefined,
-      cache: claimCache,
-      spread: laneIndex,
-    });
+    const claimed = await jobClaimNext(kv, claimOptions(cfg, laneIndex));
     if (claimed.kind === "claimed") {
       lastWait.ms = timing.idleMinMs;
-      await runJob(claimed.entry);
+      let next = await runJob(claimed.entry, laneIndex);
+      while (next) {
+        await upkeep(laneIndex);
+        next = await runJob(next, laneIndex, true);
+      }
       return true;
     }
     if (claimed.kind === "contended") return true;

@@ -3,8 +3,9 @@
  * queues' pause and concurrency settings in the same commit.
  * @module
  */
+import type { Job } from "../job.ts";
 import { claim } from "../state_machine.ts";
-import { jobCommitChange, type JobEntry, jobGetMany } from "./jobs.ts";
+import { addChange, type JobEntry, jobGetMany } from "./jobs.ts";
 import { queueConfigKey, queueCountKey, readyPrefix } from "./keys.ts";
 import { toCount } from "./counts.ts";
 import { ALL_QUEUES, queueNames, queueSettingsEntries, type QueueSettingsEntry } from "./queues.ts";
@@ -42,21 +43,35 @@ export interface ClaimOptions {
    * Settings read earlier. Safe to reuse: the claim commit checks their versionstamps, so a
    * pause or cap committed since makes the claim fail and the cache is dropped.
    */
-  cache?: { current: ClaimCache | null; maxAgeMs: number };
+  cache?: { current: ClaimCache | null; maxAgeMs: number; contendedAt?: number };
+}
+
+/** What a claim reads: the queues' settings and running counts, and the best ready jobs. */
+export interface ClaimCandidates {
+  view: ClaimCache;
+  /** Running counts of the capped queues, as read (checked by the claim commit). */
+  running: Map<string, Deno.KvEntryMaybe<Deno.KvU64>>;
+  /** The best ready jobs, in the order to try them. */
+  entries: JobEntry[];
+  /** When they were read (Date.now()). */
+  at: number;
 }
 
 /**
- * Takes the best ready job (highest priority, then oldest) from the queues that are not
- * paused and below their concurrency cap: reads the heads of the ready index and commits
- * `pending|failed → processing` checked against the job's versionstamp, the queue settings
- * and (for a capped queue) its running count. Two workers can never both win one job, and
- * a capped queue never runs more than its cap: the loser's check fails.
+ * Reads what a claim needs: the heads of the ready index of every queue that is not paused
+ * and below its concurrency cap, best first (highest priority, then oldest), and their
+ * records. Null when no job is ready. `releasing` names the queue of a job that the same
+ * commit finishes: its running count is one lower once that commit lands.
  */
-export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimResult> {
+export async function claimCandidates(
+  kv: Deno.Kv,
+  options: ClaimOptions,
+  releasing?: string,
+): Promise<ClaimCandidates | null> {
   const limit = options.candidates ?? 4;
   const view = await settingsView(kv, options);
   const all = view.settings.get(ALL_QUEUES)!;
-  if (all.settings.paused) return { kind: "empty" };
+  if (all.settings.paused) return null;
   const open = view.names.filter((q) => !view.settings.get(q)!.settings.paused);
   const capped = open.filter((q) => view.settings.get(q)!.settings.concurrency !== null);
   const running = new Map<string, Deno.KvEntryMaybe<Deno.KvU64>>();
@@ -69,7 +84,8 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
   }
   const available = open.filter((q) => {
     const cap = view.settings.get(q)!.settings.concurrency;
-    return cap === null || toCount(running.get(q)!.value) < cap;
+    if (cap === null) return true;
+    return toCount(running.get(q)!.value) - (q === releasing ? 1 : 0) < cap;
   });
   const heads: { key: Deno.KvKey; id: string }[] = [];
   for (const queue of available) {
@@ -83,38 +99,81 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
     if (options.cache && options.cache.current === view && options.queues === undefined) {
       options.cache.current = null;
     }
-    return { kind: "empty" };
+    return null;
   }
   heads.sort((a, b) => compareParts(a.key.slice(2), b.key.slice(2)));
-  const entries = await jobGetMany(
-    kv,
-    spread(heads.slice(0, limit), options.spread ?? 0)
-      .map((h) => h.id),
-  );
-  for (const entry of entries) {
-    const next = claim(entry.job, {
-      now: options.now,
-      workerId: options.workerId,
-      leaseToken: crypto.randomUUID(),
-      leaseSeconds: options.leaseSeconds,
-    });
-    if (!next.ok) continue;
-    const queue = view.settings.get(entry.job.queue);
-    if (!queue) continue; // a queue this worker does not serve
-    const result = await jobCommitChange(kv, entry, next.job, {
-      more: (op) => {
-        op.check({ key: queueConfigKey(ALL_QUEUES), versionstamp: all.versionstamp });
-        op.check({ key: queueConfigKey(queue.name), versionstamp: queue.versionstamp });
-        const count = running.get(queue.name);
-        if (count) op.check({ key: count.key, versionstamp: count.versionstamp });
-      },
-    });
-    if (result) {
-      return { kind: "claimed", entry: { job: next.job, versionstamp: result.versionstamp } };
-    }
-    // The job, the queue's settings or its running count changed: read settings afresh.
-    if (options.cache) options.cache.current = null;
-    if (await settingsChanged(kv, view)) return { kind: "contended" };
+  const ids = spread(heads.slice(0, limit), options.spread ?? 0).map((h) => h.id);
+  return { view, running, entries: await jobGetMany(kv, ids), at: Date.now() };
+}
+
+/**
+ * Adds to `op` the claim of `entry` (`pending|failed → processing`) checked against the
+ * job's versionstamp, the queue settings and (for a capped queue) its running count as
+ * read. Returns the claimed job, or null when this worker cannot claim it.
+ */
+export async function addClaim(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  candidates: ClaimCandidates,
+  entry: JobEntry,
+  options: ClaimOptions,
+): Promise<Job | null> {
+  const next = claim(entry.job, {
+    now: options.now,
+    workerId: options.workerId,
+    leaseToken: crypto.randomUUID(),
+    leaseSeconds: options.leaseSeconds,
+  });
+  if (!next.ok) return null;
+  const { view, running } = candidates;
+  const queue = view.settings.get(entry.job.queue);
+  if (!queue) return null; // a queue this worker does not serve
+  const all = view.settings.get(ALL_QUEUES)!;
+  await addChange(kv, op, entry, next.job, {
+    more: (op) => {
+      op.check({ key: queueConfigKey(ALL_QUEUES), versionstamp: all.versionstamp });
+      op.check({ key: queueConfigKey(queue.name), versionstamp: queue.versionstamp });
+      const count = running.get(queue.name);
+      if (count) op.check({ key: count.key, versionstamp: count.versionstamp });
+    },
+  });
+  return next.job;
+}
+
+/**
+ * A claim commit failed: the job, a queue's settings or its running count changed. Drops
+ * the cached settings and notes when claims were last contended; true when the settings
+ * did change (the caller should read afresh).
+ */
+export async function claimFailed(
+  kv: Deno.Kv,
+  candidates: ClaimCandidates,
+  options: ClaimOptions,
+): Promise<boolean> {
+  if (options.cache) {
+    options.cache.current = null;
+    options.cache.contendedAt = Date.now();
+  }
+  return await settingsChanged(kv, candidates.view);
+}
+
+/**
+ * Takes the best ready job (highest priority, then oldest) from the queues that are not
+ * paused and below their concurrency cap: reads the heads of the ready index and commits
+ * `pending|failed → processing` checked against the job's versionstamp, the queue settings
+ * and (for a capped queue) its running count. Two workers can never both win one job, and
+ * a capped queue never runs more than its cap: the loser's check fails.
+ */
+export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimResult> {
+  const candidates = await claimCandidates(kv, options);
+  if (!candidates) return { kind: "empty" };
+  for (const entry of candidates.entries) {
+    const op = kv.atomic();
+    const job = await addClaim(kv, op, candidates, entry, options);
+    if (!job) continue;
+    const result = await op.commit();
+    if (result.ok) return { kind: "claimed", entry: { job, versionstamp: result.versionstamp } };
+    if (await claimFailed(kv, candidates, options)) return { kind: "contended" };
   }
   return { kind: "contended" };
 }

@@ -9,6 +9,7 @@ import {
   attemptPrefix,
   BY_SEQ_PREFIX,
   byStatePrefix,
+  dependentsKey,
   depKey,
   depPrefix,
   heldUniqueKey,
@@ -142,11 +143,16 @@ async function addRelease(
   parent: Job,
   limit: number,
 ): Promise<{ finished: Job[]; more: boolean; edges: number }> {
+  // Checked as read: an edge added after this read makes the commit fail (read again).
+  const marker = await kv.get<Deno.KvU64>(dependentsKey(parent.id));
+  op.check(marker);
+  if (marker.value === null) return { finished: [], more: false, edges: 0 };
   const childIds: string[] = [];
   for await (const entry of kv.list({ prefix: depPrefix(parent.id) }, { limit: limit + 1 })) {
     childIds.push(entry.key[2] as string);
   }
   const more = childIds.length > limit;
+  if (!more) op.delete(marker.key);
   const ids = childIds.slice(0, limit);
   const now = new Date(parent.updated_at);
   const finished: Job[] = [];
@@ -177,7 +183,11 @@ export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<void>
     for (let tries = 0; tries < 100; tries++) {
       const op = kv.atomic();
       const { finished, more, edges } = await addRelease(kv, op, job, RELEASE_IN_COMMIT);
-      if (edges === 0) break;
+      if (edges === 0) {
+        // Nothing left (a leftover marker is removed); an edge added meanwhile: read again.
+        if ((await op.commit()).ok) break;
+        continue;
+      }
       if (!(await op.commit()).ok) continue; // a dependent changed meanwhile: read again
       queue.push(...finished);
       if (!more) break;
@@ -192,18 +202,27 @@ export interface ChangeExtras {
   more?: (op: Deno.AtomicOperation) => void;
 }
 
+/** A state change added to an atomic operation, with what is left to do once it landed. */
+export interface PreparedChange {
+  after: Job | null;
+  /** Jobs whose dependents are still to be released after the commit. */
+  releaseLater: Job[];
+}
+
 /**
- * Commits one state change of a job: checks that the record is still at `before`'s
- * versionstamp and writes record, indexes, counters and extras together.
- * Returns false when someone else changed the job first.
+ * Adds one state change of a job to `op`: a check that the record is still at `before`'s
+ * versionstamp, and the record, indexes, counters and extras. A change into a final state
+ * also releases the job's dependents (reading them first). Commit `op`, then call
+ * `changeLanded` when it succeeded.
  */
-export async function jobCommitChange(
+export async function addChange(
   kv: Deno.Kv,
+  op: Deno.AtomicOperation,
   before: JobEntry,
   after: Job | null,
   extras: ChangeExtras = {},
-): Promise<Deno.KvCommitResult | null> {
-  const op = kv.atomic().check({ key: jobKey(before.job.id), versionstamp: before.versionstamp });
+): Promise<PreparedChange> {
+  op.check({ key: jobKey(before.job.id), versionstamp: before.versionstamp });
   addJobChange(op, before.job, after);
   addStats(op, before.job, after, extras.attempt);
   if (extras.attempt) {
@@ -214,13 +233,31 @@ export async function jobCommitChange(
   const release = after && finishes(before.job, after)
     ? await addRelease(kv, op, after, RELEASE_IN_COMMIT)
     : null;
+  const releaseLater = release ? [...(release.more ? [after!] : []), ...release.finished] : [];
+  return { after, releaseLater };
+}
+
+/** Finishes a landed change: releases the dependents its commit could not hold. */
+export async function changeLanded(kv: Deno.Kv, prepared: PreparedChange): Promise<void> {
+  for (const job of prepared.releaseLater) await releaseDependents(kv, job);
+}
+
+/**
+ * Commits one state change of a job: checks that the record is still at `before`'s
+ * versionstamp and writes record, indexes, counters and extras together.
+ * Returns null when someone else changed the job first.
+ */
+export async function jobCommitChange(
+  kv: Deno.Kv,
+  before: JobEntry,
+  after: Job | null,
+  extras: ChangeExtras = {},
+): Promise<Deno.KvCommitResult | null> {
+  const op = kv.atomic();
+  const prepared = await addChange(kv, op, before, after, extras);
   const result = await op.commit();
   if (!result.ok) return null;
-  if (release && (release.more || release.finished.length > 0)) {
-    for (const job of [...(release.more ? [after!] : []), ...release.finished]) {
-      await releaseDependents(kv, job);
-    }
-  }
+  await changeLanded(kv, prepared);
   return result;
 }
 
@@ -421,7 +458,9 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
       op.check({ key: jobKey(parent.job.id), versionstamp: parent.versionstamp });
     }
     addJobChange(op, null, next);
-    for (const parent of next.waiting_on) op.set(depKey(parent, job.id), null);
+    for (const parent of next.waiting_on) {
+      op.set(depKey(parent, job.id), null).sum(dependentsKey(parent), 1n);
+    }
     op.set(queueKey(job.queue), null);
     if ((await op.commit()).ok) return { kind: "inserted", job: next };
     const existing = await jobGet(kv, job.id);

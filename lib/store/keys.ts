@@ -54,6 +54,15 @@ export const depKey = (parent: string, child: string): Deno.KvKey => ["dep", par
 /** Prefix of the jobs waiting for `parent`. */
 export const depPrefix = (parent: string): Deno.KvKey => ["dep", parent];
 
+/**
+ * How many dependency edges were ever added to `parent` (a Deno.KvU64), present while some
+ * may remain. Every insert that adds an edge bumps it, and the commit that finishes the
+ * parent checks it as read: an edge added after the parent's dependents were read makes
+ * that commit fail instead of leaving the new dependent waiting for ever. A job that never
+ * had dependents finds it absent and needs no list of them.
+ */
+export const dependentsKey = (parent: string): Deno.KvKey => ["dependents", parent];
+
 /** The job holding a unique key while it is unfinished (value: the job id). */
 export const uniqueKey = (key: string): Deno.KvKey => ["unique", key];
 

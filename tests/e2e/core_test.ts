@@ -6,9 +6,11 @@ import {
   killPid,
   killWorkers,
   pidAlive,
+  type Spawned,
   tempHome,
   waitFor,
 } from "../_helpers/cli.ts";
+import { attemptKey, jobKey } from "../../lib/store/keys.ts";
 
 interface JobJson {
   id: string;
@@ -95,6 +97,47 @@ Deno.test("e2e: dlq retry puts a dead job back with attempts reset", async () =>
     assert.equal((await cliJson<JobJson>(home, ["show", "flaky"])).state, "completed");
     assert.deepEqual(await cliJson(home, ["dlq", "list"]), []);
   } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("e2e: a worker claims its next job in the very commit that records the last one", async () => {
+  const home = await tempHome();
+  let worker: Spawned | null = null;
+  try {
+    const gate = `${home.home}/go`;
+    const specs = [
+      { id: "first", command: "true" },
+      { id: "second", command: `while [ ! -e ${gate} ]; do sleep 0.02; done` },
+    ];
+    const enq = await cli(home, ["enqueue", "-"], {
+      stdin: specs.map((s) => JSON.stringify(s)).join("\n"),
+    });
+    assert.equal(enq.code, 0, enq.stderr);
+    worker = cliSpawn(home, ["worker", "run", "--drain"]);
+    await waitFor(
+      async () => (await cliJson<JobJson>(home, ["show", "second"])).state === "processing",
+      {
+        timeoutMs: 20_000,
+        what: "the second job to run",
+      },
+    );
+    const kv = await Deno.openKv(`${home.home}/queue.db`);
+    try {
+      // The attempt record of "first" is written by the commit that finished it.
+      const attempt = await kv.get(attemptKey("first", 1));
+      const second = await kv.get(jobKey("second"));
+      assert.ok(attempt.versionstamp);
+      assert.equal(second.versionstamp, attempt.versionstamp, "one commit for both");
+    } finally {
+      kv.close();
+    }
+    await Deno.writeTextFile(gate, "");
+    assert.equal((await worker.child.status).code, 0);
+    const done = await cliJson<JobJson>(home, ["show", "second"]);
+    assert.equal(done.state, "completed");
+  } finally {
+    await worker?.kill();
     await home.cleanup();
   }
 });

@@ -136,15 +136,22 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
     let kills = 0;
     let done = false;
     const replacements: Promise<unknown>[] = [];
-    // A victim is a random worker, except one running a job that was already lost once:
+    // A victim is a random worker, except one holding a job that was already lost once:
     // every job meets at most one fault, so any third run would be a bug, not bad luck.
-    const pickVictim = async (): Promise<number | null> => {
-      const running = await jobList(store, { state: "processing" });
-      const candidates = [...live].filter(([, id]) =>
-        !running.some((j) => j.worker_id === id && j.attempts > 1)
+    // The victim is frozen (SIGSTOP) before its jobs are read, so that it cannot finish
+    // one and claim another between the read and the kill; a spared one is resumed.
+    const holdsLostJob = async (id: string) =>
+      (await jobList(store, { state: "processing" })).some((j) =>
+        j.worker_id === id && j.attempts > 1
       );
-      if (candidates.length === 0) return null;
-      return candidates[Math.floor(Math.random() * candidates.length)][0];
+    const pickVictim = async (): Promise<number | null> => {
+      const order = [...live].sort(() => Math.random() - 0.5);
+      for (const [pid, id] of order) {
+        killPid(pid, "SIGSTOP");
+        if (!await holdsLostJob(id)) return pid;
+        killPid(pid, "SIGCONT");
+      }
+      return null;
     };
     const chaos = (async () => {
       while (!done) {

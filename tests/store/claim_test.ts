@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
-import { jobClaimNext } from "../../lib/store/claim.ts";
+import { addClaim, claimCandidates, jobClaimNext } from "../../lib/store/claim.ts";
+import { finish } from "../../lib/state_machine.ts";
+import { queueSettingsUpdate } from "../../lib/store/queues.ts";
+import { jobKey } from "../../lib/store/keys.ts";
 import { queueNames } from "../../lib/store/queues.ts";
 import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
-import { jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
+import { addChange, jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
 import { assertConsistent, makeJob, tempKv } from "./_kv.ts";
 
@@ -131,6 +134,60 @@ Deno.test("jobClaimNext() from four KV handles at once claims each of 200 jobs e
       assert.equal(job.attempts, 1, id);
     }
     await assertConsistent(t.kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("one commit finishes a job and claims the next: a capped queue's one slot passes from the first job to the second, all or nothing", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await queueSettingsUpdate(kv, "q", { concurrency: 1 });
+    await jobInsertMany(kv, ["a", "b", "c"].map((id) => makeJob({ id, queue: "q" })));
+    const options = () => ({ workerId: "w1", leaseSeconds: 30, now: new Date() });
+    const first = await jobClaimNext(kv, options());
+    assert.equal(first.kind, "claimed");
+    if (first.kind !== "claimed") return;
+    assert.equal(first.entry.job.id, "a");
+    assert.equal((await jobClaimNext(kv, options())).kind, "empty", "the queue is at its cap");
+    assert.equal(await claimCandidates(kv, options()), null, "nothing while a holds the slot");
+
+    // Finishing a releases its slot in the same commit, so b may be claimed there.
+    const done = finish(first.entry.job, {
+      now: new Date(),
+      leaseToken: first.entry.job.lease_token!,
+      outcome: { kind: "exited", code: 0 },
+      backoff: BACKOFF,
+    });
+    assert.ok(done.ok);
+    const build = async () => {
+      const candidates = await claimCandidates(kv, options(), "q");
+      assert.ok(candidates);
+      assert.deepEqual(candidates.entries.map((e) => e.job.id), ["b", "c"]);
+      const op = kv.atomic();
+      await addChange(kv, op, first.entry, done.job);
+      const next = await addClaim(kv, op, candidates, candidates.entries[0], options());
+      assert.equal(next?.id, "b");
+      return { op }; // (an AtomicOperation is not returned bare: it refuses to be awaited)
+    };
+
+    // b taken by someone else after the read: the commit fails as a whole, a is not finished.
+    const stale = (await build()).op;
+    const b = (await jobGet(kv, "b"))!;
+    await kv.set(jobKey("b"), b.job); // a new versionstamp, as another claimer would leave
+    assert.equal((await stale.commit()).ok, false);
+    assert.equal((await jobGet(kv, "a"))!.job.state, "processing", "nothing half-written");
+
+    const result = await (await build()).op.commit();
+    assert.ok(result.ok);
+    const a = (await jobGet(kv, "a"))!, claimedB = (await jobGet(kv, "b"))!;
+    assert.equal(a.job.state, "completed");
+    assert.equal(claimedB.job.state, "processing");
+    assert.equal(a.versionstamp, claimedB.versionstamp, "both changes are one commit");
+    assert.equal((await queueCountsGet(kv, "q")).processing, 1, "the cap still holds");
+    assert.equal((await jobClaimNext(kv, options())).kind, "empty");
+    await assertConsistent(kv);
   } finally {
     await t.cleanup();
   }

@@ -6,11 +6,13 @@ import { cancel, finish, retryFromDlq } from "../../lib/state_machine.ts";
 import { jobClaimNext } from "../../lib/store/claim.ts";
 import { countsGet } from "../../lib/store/counts.ts";
 import {
+  addChange,
   attemptList,
   jobCommitChange,
   type JobEntry,
   jobGet,
   jobInsertMany,
+  jobInsertOne,
   jobList,
 } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
@@ -282,6 +284,42 @@ Deno.test("jobInsertMany() splits big jobs into commits within Deno KV's size li
     const counts = await countsGet(kv);
     assert.equal(counts.pending, 200);
     assert.equal(counts.scheduled, 100);
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a dependent enqueued while its parent's finishing commit was being built makes that commit fail, so no dependent is left waiting", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await jobInsertMany(kv, [makeJob({ id: "p" })]);
+    const claimed = await jobClaimNext(kv, { workerId: "w1", leaseSeconds: 30, now: new Date() });
+    assert.equal(claimed.kind, "claimed");
+    if (claimed.kind !== "claimed") return;
+    const done = (entry: JobEntry) => {
+      const next = finish(entry.job, {
+        now: new Date(),
+        leaseToken: entry.job.lease_token!,
+        outcome: { kind: "exited", code: 0 },
+        backoff: BACKOFF,
+      });
+      assert.ok(next.ok);
+      return next.job;
+    };
+    const op = kv.atomic();
+    await addChange(kv, op, claimed.entry, done(claimed.entry)); // reads p's dependents: none
+    const child = await jobInsertOne(kv, makeJob({ id: "c", after: ["p"] }));
+    assert.equal(child.kind, "inserted");
+    assert.equal((await op.commit()).ok, false, "the finish read no dependents: it must retry");
+
+    const fresh = (await jobGet(kv, "p"))!;
+    assert.ok(await jobCommitChange(kv, fresh, done(fresh)));
+    const c = (await jobGet(kv, "c"))!.job;
+    assert.deepEqual(c.waiting_on, [], "released by the parent's finishing commit");
+    assert.equal(c.state, "pending");
+    assert.deepEqual(await dump(kv).then((all) => all.filter(([k]) => k[0] === "dependents")), []);
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
