@@ -7,16 +7,22 @@
 /** Bytes of output kept with the attempt record in KV. */
 export const KV_TAIL_BYTES = 16 * 1024;
 
-/** A ring buffer keeping the last `size` bytes written to it. */
+/**
+ * A ring buffer keeping the last `size` bytes written to it (allocated at the first
+ * bytes: most jobs print nothing).
+ */
 export class TailBuffer {
-  #buf: Uint8Array;
+  #size: number;
+  #buf: Uint8Array = new Uint8Array(0);
   #end = 0;
   #full = false;
   constructor(size: number) {
-    this.#buf = new Uint8Array(size);
+    this.#size = size;
   }
   /** Appends bytes, dropping the oldest beyond the size. */
   push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.#buf.length === 0) this.#buf = new Uint8Array(this.#size);
     const size = this.#buf.length;
     if (chunk.length >= size) {
       this.#buf.set(chunk.subarray(chunk.length - size));

@@ -164,13 +164,14 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   };
 }
 
-/** Bytes read from a job's pipe at a time, into one reused buffer. */
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Bytes read from a job's pipe at a time, into one reused buffer: at first, and at most. */
+const READ_CHUNK_BYTES = { first: 4 * 1024, max: 64 * 1024 };
 
 /**
  * Copies a pipe to a capped log and the shared tail until it ends or is cancelled. One
  * buffer is read into again and again (a BYOB reader), so a job printing gigabytes does
- * not churn the worker's heap.
+ * not churn the worker's heap; it starts small (most jobs print little) and grows while
+ * reads fill it.
  */
 function pump(
   stream: ReadableStream<Uint8Array>,
@@ -179,14 +180,17 @@ function pump(
 ): { done: Promise<void>; cancel: () => Promise<void> } {
   const reader = stream.getReader({ mode: "byob" });
   const done = (async () => {
-    let buffer = new Uint8Array(READ_CHUNK_BYTES);
+    let buffer = new Uint8Array(READ_CHUNK_BYTES.first);
     try {
       while (true) {
         const { value, done } = await reader.read(buffer);
         if (done || !value) return;
         tail.push(value);
         await log.write(value); // done with `value` before its buffer is read into again
-        buffer = new Uint8Array(value.buffer);
+        const full = value.length === value.buffer.byteLength;
+        buffer = full && value.length < READ_CHUNK_BYTES.max
+          ? new Uint8Array(Math.min(value.length * 4, READ_CHUNK_BYTES.max))
+          : new Uint8Array(value.buffer);
       }
     } catch {
       // The pipe broke or reading was cancelled: what was read is kept.

@@ -18,7 +18,14 @@ import {
   type ClaimOptions,
   jobClaimNext,
 } from "./store/claim.ts";
-import { addChange, changeLanded, jobCommitChange, type JobEntry, jobGet } from "./store/jobs.ts";
+import {
+  addChange,
+  changeLanded,
+  dependentsMarkerGet,
+  jobCommitChange,
+  type JobEntry,
+  jobGet,
+} from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
 import { outstandingIn } from "./store/counts.ts";
 import { rescue } from "./store/rescue.ts";
@@ -313,6 +320,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     };
     // A forced stop (or a cancel) that came while the job was being claimed: do not start it.
     let followUp: FollowUp = null;
+    let dependents: Promise<Deno.KvEntryMaybe<Deno.KvU64> | undefined> = Promise.resolve(
+      undefined,
+    );
     let result: RunResult;
     if (ctl.signal.aborted) {
       result = {
@@ -322,7 +332,8 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         logError: null,
       };
     } else {
-      const run = runAttempt(runOptions); // spawns at once; the next jobs are read meanwhile
+      const run = runAttempt(runOptions); // spawns at once; the store is read meanwhile
+      dependents = dependentsMarkerGet(kv, job.id).catch(() => undefined);
       if (wantsMore()) {
         followUp = claimCandidates(kv, claimOptions(cfg, laneIndex), job.queue)
           .catch(() => null);
@@ -373,6 +384,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       const prepared = await addChange(kv, op, current, next.job, {
         attempt,
         more: (op) => cancelRequestClear(op, current.job.id),
+        dependents: tries === 0 ? await dependents : undefined,
       });
       // The first try also claims the next job; a failed commit is retried without it.
       const follow = tries === 0 && wantsMore()

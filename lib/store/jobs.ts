@@ -142,9 +142,10 @@ async function addRelease(
   op: Deno.AtomicOperation,
   parent: Job,
   limit: number,
+  read?: Deno.KvEntryMaybe<Deno.KvU64>,
 ): Promise<{ finished: Job[]; more: boolean; edges: number }> {
   // Checked as read: an edge added after this read makes the commit fail (read again).
-  const marker = await kv.get<Deno.KvU64>(dependentsKey(parent.id));
+  const marker = read ?? await dependentsMarkerGet(kv, parent.id);
   op.check(marker);
   if (marker.value === null) return { finished: [], more: false, edges: 0 };
   const childIds: string[] = [];
@@ -195,11 +196,24 @@ export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<void>
   }
 }
 
+/**
+ * The marker of a job's dependents (see `dependentsKey`), read ahead of a finishing
+ * commit (by a worker while the job runs): the commit checks it as read.
+ */
+export function dependentsMarkerGet(
+  kv: Deno.Kv,
+  id: string,
+): Promise<Deno.KvEntryMaybe<Deno.KvU64>> {
+  return kv.get<Deno.KvU64>(dependentsKey(id));
+}
+
 /** Extra writes that go in the same commit as a state change (an attempt record, say). */
 export interface ChangeExtras {
   attempt?: Attempt;
   /** Further mutations for the same commit. */
   more?: (op: Deno.AtomicOperation) => void;
+  /** The job's dependents marker, when read ahead (else a finishing change reads it). */
+  dependents?: Deno.KvEntryMaybe<Deno.KvU64>;
 }
 
 /** A state change added to an atomic operation, with what is left to do once it landed. */
@@ -231,7 +245,7 @@ export async function addChange(
   extras.more?.(op);
   // Dependents are released by the commit that finishes the job they wait for.
   const release = after && finishes(before.job, after)
-    ? await addRelease(kv, op, after, RELEASE_IN_COMMIT)
+    ? await addRelease(kv, op, after, RELEASE_IN_COMMIT, extras.dependents)
     : null;
   const releaseLater = release ? [...(release.more ? [after!] : []), ...release.finished] : [];
   return { after, releaseLater };
