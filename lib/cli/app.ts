@@ -7,7 +7,13 @@ import { Command, CommanderError } from "npm:commander@14.0.3";
 import meta from "../../deno.json" with { type: "json" };
 import { describeError, EXIT_USAGE } from "../errors.ts";
 import { type CliContext, pathsOf } from "./context.ts";
-import { ENQUEUE_OPTIONS, GLOBAL_OPTIONS } from "./enqueue_options.ts";
+import {
+  ENQUEUE_OPTIONS,
+  GLOBAL_OPTIONS,
+  LIST_OPTIONS,
+  SHOW_OPTIONS,
+  STATUS_OPTIONS,
+} from "./options.ts";
 
 /** The program's version: the single source of truth is deno.json. */
 export const VERSION: string = meta.version;
@@ -152,26 +158,19 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       return await workerStatusAction(ctx, p, opts(cmd));
     }));
 
-  program
-    .command("status")
+  const status = program.command("status");
+  for (const o of STATUS_OPTIONS) status.option(o.flags, o.description);
+  status
     .description("job counts per state and the live workers")
-    .option("-w, --watch", "redraw every second on a terminal (Ctrl-C quits)")
-    .option("--json", "print as JSON")
     .action(act(async (p, cmd) => {
       const { statusAction } = await import("./status.ts");
       return await statusAction(ctx, p, opts(cmd));
     }));
-  program
-    .command("list")
+  const list = program.command("list");
+  for (const o of LIST_OPTIONS) list.option(o.flags, o.description);
+  list
     .alias("ls")
     .description("list jobs, newest first")
-    .option("-s, --state <state>", "only jobs in this state")
-    .option("-l, --limit <n>", "at most this many (default 50)")
-    .option("--sort <field>", "created (newest first, default), updated or priority")
-    .option("--priority <n>", "only jobs with this priority")
-    .option("--command <text>", "only jobs whose command contains this text")
-    .option("--label <text>", "only jobs with this label")
-    .option("--json", "print as JSON")
     .addHelpText(
       "after",
       examples([
@@ -186,11 +185,11 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       const { listAction } = await import("./status.ts");
       return await listAction(ctx, p, opts(cmd));
     }));
-  program
-    .command("show")
+  const show = program.command("show");
+  for (const o of SHOW_OPTIONS) show.option(o.flags, o.description);
+  show
     .description("show one job with every attempt")
     .argument("<id>", "job id")
-    .option("--json", "print as JSON")
     .action(act(async (p, cmd, id: string) => {
       const { showAction } = await import("./status.ts");
       return await showAction(ctx, p, id, opts(cmd));

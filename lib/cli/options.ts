@@ -1,6 +1,7 @@
 /**
- * The options of `enqueue`, as data: the command tree (commander) and the fast path that
- * parses a plain `enqueue` without loading it both read this table.
+ * The options of the commands that have a fast path (`enqueue`, `status`, `list`, `show`),
+ * as data: the command tree (commander) and the fast path that parses these commands
+ * without loading it both read these tables.
  * @module
  */
 
@@ -51,6 +52,28 @@ export const ENQUEUE_OPTIONS: OptionSpec[] = [
   },
   { flags: "--validate", description: "check and print the normalized job without enqueuing it" },
   { flags: "--json", description: "print the new job(s) as JSON instead of their ids" },
+];
+
+/** Every option of `status`. */
+export const STATUS_OPTIONS: OptionSpec[] = [
+  { flags: "-w, --watch", description: "redraw every second on a terminal (Ctrl-C quits)" },
+  { flags: "--json", description: "print as JSON" },
+];
+
+/** Every option of `list`. */
+export const LIST_OPTIONS: OptionSpec[] = [
+  { flags: "-s, --state <state>", description: "only jobs in this state" },
+  { flags: "-l, --limit <n>", description: "at most this many (default 50)" },
+  { flags: "--sort <field>", description: "created (newest first, default), updated or priority" },
+  { flags: "--priority <n>", description: "only jobs with this priority" },
+  { flags: "--command <text>", description: "only jobs whose command contains this text" },
+  { flags: "--label <text>", description: "only jobs with this label" },
+  { flags: "--json", description: "print as JSON" },
+];
+
+/** Every option of `show`. */
+export const SHOW_OPTIONS: OptionSpec[] = [
+  { flags: "--json", description: "print as JSON" },
 ];
 
 /** The global options every command accepts. */

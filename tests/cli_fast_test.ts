@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { type CliContext, processContext } from "../lib/cli/context.ts";
+import { fastCommand } from "../lib/cli/fast.ts";
+import { runCli } from "../lib/cli/app.ts";
+
+/** A context writing to strings, on a temp QUEUECTL_HOME. */
+function captureContext(home: string): { ctx: CliContext; out: () => string; err: () => string } {
+  let out = "", err = "";
+  const env: Record<string, string> = { QUEUECTL_HOME: home, NO_COLOR: "1" };
+  return {
+    ctx: {
+      ...processContext(),
+      env: (name) => env[name],
+      out: (text) => out += text,
+      outBytes: (bytes) => out += new TextDecoder().decode(bytes),
+      err: (text) => err += text,
+      stdoutIsTty: () => false,
+      stderrIsTty: () => false,
+      readStdin: () => Promise.resolve(""),
+      cwd: () => home,
+    },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+/** Runs argv through the fast path (null when it hands over) and through the full CLI. */
+async function both(home: string, argv: string[]) {
+  const fast = captureContext(home);
+  const fastCode = await fastCommand(fast.ctx, argv);
+  const full = captureContext(home);
+  const fullCode = await runCli(full.ctx, argv);
+  return {
+    fast: fastCode === null ? null : { code: fastCode, out: fast.out(), err: fast.err() },
+    full: { code: fullCode, out: full.out(), err: full.err() },
+  };
+}
+
+Deno.test("status, list and show print the same through the fast path as through the command tree, errors included", async () => {
+  const home = await Deno.makeTempDir({ prefix: "queuectl-fast-test-" });
+  try {
+    const setup = captureContext(home);
+    for (const args of [["--id", "a", "true"], ["--id", "b", "--priority", "3", "echo hi"]]) {
+      assert.equal(await fastCommand(setup.ctx, ["enqueue", ...args]), 0, setup.err());
+    }
+    const same = [
+      ["status", "--json"],
+      ["status", "--no-color", "--json"],
+      ["list", "--json"],
+      ["list", "-s", "pending", "-l", "1", "--json"],
+      ["list", "--limit=1", "--sort", "priority", "--json"],
+      ["list", "--state", "bogus"],
+      ["list", "--limit", "0"],
+      ["list", "--priority", "3", "--json"],
+      ["show", "a", "--json"],
+      ["show", "nope"],
+      ["show", "bad id!"],
+    ];
+    for (const argv of same) {
+      const r = await both(home, argv);
+      assert.ok(r.fast, `${argv.join(" ")}: the fast path took it`);
+      assert.deepEqual(r.fast, r.full, argv.join(" "));
+    }
+    const usage = await both(home, ["list", "--state", "bogus"]);
+    assert.equal(usage.full.code, 2);
+    assert.match(usage.full.err, /^[^\n]*bogus[^\n]*\n$/);
+
+    // What the fast path does not fully understand goes to the tree, which reports it.
+    const handedOn = [
+      ["status", "extra"],
+      ["list", "--bogus"],
+      ["show"],
+      ["show", "a", "b"],
+      ["list", "--help"],
+      ["status", "-h"],
+    ];
+    for (const argv of handedOn) {
+      const r = await both(home, argv);
+      assert.equal(r.fast, null, `${argv.join(" ")}: handed to the tree`);
+    }
+    assert.equal((await both(home, ["list", "--bogus"])).full.code, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
