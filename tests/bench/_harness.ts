@@ -209,6 +209,16 @@ export function cpuTicks(pid: number): number {
   return Number(rest[11]) + Number(rest[12]); // fields 14 (utime) and 15 (stime)
 }
 
+/**
+ * CPU ticks of this process's children that have exited and been reaped, with their own
+ * reaped descendants (cutime + cstime): the delta around a run is what the run cost.
+ */
+export function reapedChildrenTicks(): number {
+  const text = Deno.readTextFileSync("/proc/self/stat");
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return Number(rest[13]) + Number(rest[14]); // fields 16 (cutime) and 17 (cstime)
+}
+
 /** A field of /proc/<pid>/status in MiB (VmRSS: resident now, VmHWM: peak resident). */
 export function memMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   const text = Deno.readTextFileSync(`/proc/${pid}/status`);

@@ -9,9 +9,14 @@ import { pidsWithEnv, run, runOk, signal, sleep, withTempDir } from "./_harness.
 /** task-spooler refuses new clients beyond about this many queued jobs ("queue full"). */
 export const TSP_MAX_QUEUED = 990;
 
-/** Seconds per `sh -c true` run by `xargs -P2` over `n` lines (one process per job). */
-export async function floorDrainSeconds(n: number): Promise<number> {
-  const r = await runOk(["sh", "-c", `seq ${n} | xargs -P2 -n1 sh -c true`]);
+/**
+ * Seconds to run `n` `sh -c true` with `xargs -P2` (one process per job). With `group`,
+ * each runs under `setsid --wait`, in its own process group as queuectl runs jobs: the
+ * fork/exec floor of anything that can kill a job's whole process tree.
+ */
+export async function floorDrainSeconds(n: number, group = false): Promise<number> {
+  const job = group ? "setsid --wait sh -c true" : "sh -c true";
+  const r = await runOk(["sh", "-c", `seq ${n} | xargs -P2 -n1 ${job}`]);
   return r.ms / 1000;
 }
 

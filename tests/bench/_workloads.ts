@@ -11,6 +11,7 @@ import {
   clockTicks,
   cpuTicks,
   memMiB,
+  reapedChildrenTicks,
   run,
   sleep,
   spawn,
@@ -158,53 +159,78 @@ export async function w1(ctx: Ctx): Promise<Row[]> {
   }];
 }
 
-/** Drains `jobs` queued `true` jobs with `workers` × `concurrency`; returns [steady, wall] jobs/s. */
+/**
+ * Drains `jobs` queued `true` jobs with `workers` × `concurrency`; returns [steady, wall]
+ * jobs/s (NaN for no jobs) and the CPU (ms) the workers and the jobs' processes used.
+ */
 async function drainOnce(
   target: Target,
   jobs: number,
   workers: number,
   concurrency: number,
-): Promise<[number, number]> {
+): Promise<[number, number, number]> {
   return await withHome(async (home) => {
     await withKv(
       home,
       (kv) => fillStore(kv, { total: jobs, command: "true", cwd: home.dir, kindAt: () => "ready" }),
     );
     const t0 = performance.now();
+    const ticks0 = reapedChildrenTicks();
     const procs = await startWorkers(target, home, { count: workers, concurrency, drain: true });
     const killer = setTimeout(() => procs.forEach((p) => p.child.kill("SIGKILL")), 300_000);
     const statuses = await Promise.all(procs.map((p) => p.status));
     clearTimeout(killer);
     const wallS = (performance.now() - t0) / 1000;
+    const cpuMs = ((reapedChildrenTicks() - ticks0) / (await clockTicks())) * 1000;
     if (statuses.some((s) => s.code !== 0)) throw new Error("A draining worker exited non-zero");
+    if (jobs === 0) return [NaN, NaN, cpuMs];
     const done = await withKv(home, (kv) => jobList(kv, { state: "completed", limit: jobs }));
     if (done.length !== jobs) throw new Error(`Drained ${done.length} of ${jobs} jobs`);
     const first = Math.min(...done.map((j) => at(j.started_at)));
     const last = Math.max(...done.map((j) => at(j.finished_at)));
-    return [jobs / ((last - first) / 1000), jobs / wallS];
+    return [jobs / ((last - first) / 1000), jobs / wallS, cpuMs];
   });
+}
+
+/** Runs the fork/exec floor over `jobs` (see floorDrainSeconds); returns [jobs/s, CPU ms per job]. */
+async function floorOnce(jobs: number, group: boolean): Promise<[number, number]> {
+  const ticks0 = reapedChildrenTicks();
+  const seconds = await floorDrainSeconds(jobs, group);
+  const cpuMs = ((reapedChildrenTicks() - ticks0) / (await clockTicks())) * 1000;
+  return [jobs / seconds, cpuMs / jobs];
 }
 
 /** W2: drain 1,000 queued `true` jobs with 2 workers. */
 export async function w2(ctx: Ctx): Promise<Row[]> {
   const { jobs, repeats } = ctx.plan.drain;
   const steady = perTarget(ctx), wall = perTarget(ctx), single = perTarget(ctx);
+  const cpu = perTarget(ctx);
   for (const target of ctx.targets) {
+    // What two workers cost to start and stop, taken out of the CPU per job below.
+    ctx.log(`W2 ${target.label}: 2 workers draining an empty store (start-up CPU)`);
+    const idleCpu = (await drainOnce(target, 0, 2, 1))[2];
     for (let r = 0; r < repeats; r++) {
       ctx.log(`W2 ${target.label}: drain ${jobs} jobs, 2 workers (${r + 1}/${repeats})`);
-      const [s, w] = await drainOnce(target, jobs, 2, 1);
+      const [s, w, c] = await drainOnce(target, jobs, 2, 1);
       steady[target.label].push(s);
       wall[target.label].push(w);
+      cpu[target.label].push((c - idleCpu) / jobs);
     }
     for (let r = 0; r < Math.max(1, repeats - 1); r++) {
       ctx.log(`W2b ${target.label}: drain ${jobs} jobs, 1 worker --concurrency 2`);
       single[target.label].push((await drainOnce(target, jobs, 1, 2))[0]);
     }
   }
-  const floor: number[] = [];
+  const floor: number[] = [], floorCpu: number[] = [];
+  const grouped: number[] = [], groupedCpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    ctx.log(`W2 floor: xargs -P2 over ${jobs}`);
-    floor.push(jobs / await floorDrainSeconds(jobs));
+    ctx.log(`W2 floor: xargs -P2 over ${jobs}, then with setsid`);
+    const [rate, perJob] = await floorOnce(jobs, false);
+    floor.push(rate);
+    floorCpu.push(perJob);
+    const [groupRate, groupPerJob] = await floorOnce(jobs, true);
+    grouped.push(groupRate);
+    groupedCpu.push(groupPerJob);
   }
   let tsp: PeerCell = NO_TSP;
   if (ctx.tsp) {
@@ -256,6 +282,27 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
       queuectl: single,
       floor: floorCell,
       tsp,
+    },
+    {
+      id: "W2g",
+      workload: "W2 against the floor with a process group per job, as queuectl runs jobs",
+      unit: "jobs/s",
+      queuectl: steady,
+      floor: { samples: grouped },
+      tsp,
+      note: "floor: `seq N | xargs -P2 -n1 setsid --wait sh -c true` (the extra exec of setsid " +
+        "is what a process group per job costs: queuectl can kill a job's whole tree)",
+    },
+    {
+      id: "W2c",
+      workload: "W2 CPU per job: workers and job processes (queuectl) / xargs and sh (floor)",
+      unit: "ms CPU",
+      queuectl: cpu,
+      floor: { samples: floorCpu },
+      note: "user+system CPU of the reaped processes over the drain (cutime+cstime of the " +
+        "harness), less two workers' start-up and exit, ÷ jobs; 2 cores give 2,000 ms of " +
+        "CPU a second, so 1,000 jobs/s needs under 2 ms per job. With setsid the floor takes " +
+        `${fmt(summarize(groupedCpu).median)} ms per job`,
     },
   ];
 }
