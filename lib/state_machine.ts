@@ -61,6 +61,20 @@ export function claim(
   };
 }
 
+/**
+ * processing → the job as it was before `claim`, for the holder of the lease, when the
+ * run never started (a worker that claimed its next job as it was being stopped): the
+ * claim is undone, nothing is counted.
+ */
+export function unclaim(job: Job, input: { leaseToken: string; before: Job }): Transition {
+  const held = checkLease(job, input.leaseToken);
+  if (held) return held;
+  if (input.before.id !== job.id || input.before.state === "processing") {
+    return refuse("wrong_state", `job "${job.id}" was not claimed from that record`);
+  }
+  return { ok: true, job: input.before };
+}
+
 /** processing → processing with a later lease end, only for the holder of the lease. */
 export function renewLease(
   job: Job,

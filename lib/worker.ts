@@ -7,7 +7,7 @@ import type { Attempt, Job } from "./job.ts";
 import { outcomeError, runNumber } from "./job.ts";
 import { backoffSettings, type Config } from "./config.ts";
 import { attemptLogPath, type Paths } from "./paths.ts";
-import { finish, renewLease } from "./state_machine.ts";
+import { finish, renewLease, unclaim } from "./state_machine.ts";
 import { runAttempt, type RunResult } from "./runner.ts";
 import {
   addClaim,
@@ -195,7 +195,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   /** Drain is over when no job is ready or waiting for a retry in the served queues. */
   async function nothingLeft(): Promise<boolean> {
-    if (running.size > 0) return false;
+    if (running.size > 0 || landing.size > 0) return false; // releases may add ready jobs
     return await outstandingIn(kv, options.queues) === 0;
   }
 
@@ -234,11 +234,16 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   async function runJob(
     claimed: JobEntry,
     laneIndex: number,
-    followUp = false,
-  ): Promise<JobEntry | null> {
+    before?: Job,
+  ): Promise<Next | null> {
     const ctl = new AbortController();
-    // A job claimed by a finishing commit while the worker was asked to stop is put back.
-    if (followUp && stopCtl.signal.aborted) ctl.abort("stopped");
+    // A job claimed by a finishing commit while the worker was asked to stop goes back as
+    // it was, unless it changed meanwhile: then it ends as a stopped run.
+    if (before && stopCtl.signal.aborted) {
+      const back = unclaim(claimed.job, { leaseToken: claimed.job.lease_token!, before });
+      if (back.ok && await jobCommitChange(kv, claimed, back.job)) return null;
+      ctl.abort("stopped");
+    }
     running.set(claimed.job.id, ctl);
     try {
       return await runClaimed(claimed, ctl, laneIndex);
@@ -249,6 +254,28 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   /** The ready jobs read while a job ran, for the commit that finishes it; null if none. */
   type FollowUp = Promise<ClaimCandidates | null> | null;
+
+  /** A job claimed by the commit that finished the lane's last one, and its record before. */
+  interface Next {
+    entry: JobEntry;
+    before: Job;
+  }
+
+  /**
+   * Work left after a finishing commit landed (releasing dependents it did not hold),
+   * done while the lane runs its next job; the worker waits for it before it exits.
+   */
+  const landing = new Set<Promise<void>>();
+  function afterLanding(job: Job, work: Promise<void>): void {
+    const task = work.catch((error) =>
+      emit({
+        kind: "warning",
+        job,
+        message: `releasing its dependents failed: ${errorLine(error)}`,
+      })
+    ).finally(() => landing.delete(task));
+    landing.add(task);
+  }
 
   /** Whether the lane takes another job after this one (not when stopping). */
   const wantsMore = () => !stopCtl.signal.aborted;
@@ -262,7 +289,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     claimed: JobEntry,
     ctl: AbortController,
     laneIndex: number,
-  ): Promise<JobEntry | null> {
+  ): Promise<Next | null> {
     const cfg = await currentConfig();
     const token = claimed.job.lease_token!;
     let current = claimed;
@@ -392,11 +419,15 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         : null;
       const committed = await op.commit();
       if (committed.ok) {
-        await changeLanded(kv, prepared);
+        afterLanding(next.job, changeLanded(kv, prepared));
         tally(next.job);
         summary.finished.set(next.job.id, { job: next.job, attempt });
         emit({ kind: "finished", job: next.job, attempt });
-        return follow ? { job: follow.job, versionstamp: committed.versionstamp } : null;
+        if (!follow) return null;
+        return {
+          entry: { job: follow.job, versionstamp: committed.versionstamp },
+          before: follow.before,
+        };
       }
       if (follow) await claimFailed(kv, follow.candidates, follow.options);
       const fresh = await jobGet(kv, current.job.id);
@@ -416,7 +447,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     claimOpts: ClaimOptions,
     read: ClaimCandidates | null,
     finishing: Job,
-  ): Promise<{ job: Job; candidates: ClaimCandidates; options: ClaimOptions } | null> {
+  ): Promise<
+    { job: Job; before: Job; candidates: ClaimCandidates; options: ClaimOptions } | null
+  > {
     let candidates = read;
     if (!candidates || Date.now() - candidates.at > FOLLOW_UP_FRESH_MS) {
       candidates = await claimCandidates(kv, claimOpts, finishing.queue).catch(() => null);
@@ -425,7 +458,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     for (const entry of candidates.entries) {
       if (entry.job.id === finishing.id) continue;
       const job = await addClaim(kv, op, candidates, entry, claimOpts);
-      if (job) return { job, candidates, options: claimOpts };
+      if (job) return { job, before: entry.job, candidates, options: claimOpts };
     }
     return null;
   }
@@ -477,7 +510,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       let next = await runJob(claimed.entry, laneIndex);
       while (next) {
         await upkeep(laneIndex);
-        next = await runJob(next, laneIndex, true);
+        next = await runJob(next.entry, laneIndex, next.before);
       }
       return true;
     }
@@ -527,6 +560,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       await maybeRescue(true).catch((error) => emit({ kind: "error", message: errorLine(error) }));
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => lane(i)));
     } finally {
+      while (landing.size > 0) await Promise.allSettled([...landing]);
       clearInterval(heartbeat);
       clearInterval(controlTimer);
       while (controlBusy) await new Promise((r) => setTimeout(r, 5));

@@ -15,6 +15,7 @@ import {
   renewLease,
   retryFromDlq,
   type Transition,
+  unclaim,
 } from "../lib/state_machine.ts";
 
 const T0 = new Date("2030-01-01T00:00:00.000Z");
@@ -361,4 +362,18 @@ Deno.test("releaseDependency() unblocks on completion and cancels on any other e
   );
   assert.deepEqual(any.waiting_on, ["p1"]);
   refused(releaseDependency(child, { id: "zz", state: "completed" }, at(1)), "wrong_state");
+});
+
+Deno.test("unclaim() gives the lease holder back the job exactly as it was before the claim, and refuses anyone else", () => {
+  const waiting = finishAt(claimAt(makeJob({ max_retries: 3 }), at(1)), at(2), exited(1));
+  assert.equal(waiting.state, "failed");
+  const claimed = claimAt(waiting, at(9), "tok2");
+  assert.deepEqual(ok(unclaim(claimed, { leaseToken: "tok2", before: waiting })), waiting);
+  refused(unclaim(claimed, { leaseToken: "other", before: waiting }), "lease_mismatch");
+  refused(unclaim(waiting, { leaseToken: "tok2", before: waiting }), "wrong_state");
+  refused(
+    unclaim(claimed, { leaseToken: "tok2", before: { ...waiting, id: "someone-else" } }),
+    "wrong_state",
+  );
+  refused(unclaim(claimed, { leaseToken: "tok2", before: claimed }), "wrong_state");
 });

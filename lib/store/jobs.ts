@@ -135,26 +135,18 @@ function finishes(before: Job, after: Job | null): boolean {
  * Adds to `op` the release of up to `limit` jobs waiting for `parent` (now final): each
  * dependent is checked by versionstamp and updated, and its edge removed. Returns the
  * dependents that reached a final state themselves (they release theirs in turn), and
- * whether more edges remain.
+ * how many edges it took.
  */
 async function addRelease(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   parent: Job,
   limit: number,
-  read?: Deno.KvEntryMaybe<Deno.KvU64>,
-): Promise<{ finished: Job[]; more: boolean; edges: number }> {
-  // Checked as read: an edge added after this read makes the commit fail (read again).
-  const marker = read ?? await dependentsMarkerGet(kv, parent.id);
-  op.check(marker);
-  if (marker.value === null) return { finished: [], more: false, edges: 0 };
-  const childIds: string[] = [];
-  for await (const entry of kv.list({ prefix: depPrefix(parent.id) }, { limit: limit + 1 })) {
-    childIds.push(entry.key[2] as string);
+): Promise<{ finished: Job[]; edges: number }> {
+  const ids: string[] = [];
+  for await (const entry of kv.list({ prefix: depPrefix(parent.id) }, { limit })) {
+    ids.push(entry.key[2] as string);
   }
-  const more = childIds.length > limit;
-  if (!more) op.delete(marker.key);
-  const ids = childIds.slice(0, limit);
   const now = new Date(parent.updated_at);
   const finished: Job[] = [];
   const children = new Map((await jobGetMany(kv, ids)).map((e) => [e.job.id, e]));
@@ -169,36 +161,39 @@ async function addRelease(
     addStats(op, child.job, next.job);
     if (FINAL_STATES.includes(next.job.state)) finished.push(next.job);
   }
-  return { finished, more, edges: ids.length };
+  return { finished, edges: ids.length };
 }
 
 /**
- * Releases every job still waiting for `parent` (a final job), in commits of up to 40,
- * and in turn the dependents of those it cancels. Used after a finishing commit that could
- * not hold them all.
+ * Releases every job still waiting for `parent` (a final job) in commits of up to 40, and
+ * in turn the dependents of those it cancels; then removes the parent's dependents marker,
+ * checked as read (an edge added meanwhile is read and released too). Nothing to do, in
+ * one read, when the marker is absent. It ends: once the parent is final, an insert can
+ * no longer add an edge to it (its commit checks the parent as it read it).
  */
 export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<void> {
   const queue = [parent];
   while (queue.length > 0) {
     const job = queue.shift()!;
-    for (let tries = 0; tries < 100; tries++) {
+    for (let failures = 0; failures < 100;) {
+      const marker = await dependentsMarkerGet(kv, job.id);
+      if (marker.value === null) break;
       const op = kv.atomic();
-      const { finished, more, edges } = await addRelease(kv, op, job, RELEASE_IN_COMMIT);
-      if (edges === 0) {
-        // Nothing left (a leftover marker is removed); an edge added meanwhile: read again.
-        if ((await op.commit()).ok) break;
+      const { finished, edges } = await addRelease(kv, op, job, RELEASE_IN_COMMIT);
+      if (edges === 0) op.check(marker).delete(marker.key);
+      if (!(await op.commit()).ok) {
+        failures++; // a dependent or the marker changed meanwhile: read again
         continue;
       }
-      if (!(await op.commit()).ok) continue; // a dependent changed meanwhile: read again
       queue.push(...finished);
-      if (!more) break;
+      if (edges === 0) break;
     }
   }
 }
 
 /**
- * The marker of a job's dependents (see `dependentsKey`), read ahead of a finishing
- * commit (by a worker while the job runs): the commit checks it as read.
+ * The marker of a job's dependents (see `dependentsKey`); a worker reads it while the job
+ * runs, so that a job without dependents (the marker absent) finishes without listing them.
  */
 export function dependentsMarkerGet(
   kv: Deno.Kv,
@@ -218,16 +213,16 @@ export interface ChangeExtras {
 
 /** A state change added to an atomic operation, with what is left to do once it landed. */
 export interface PreparedChange {
-  after: Job | null;
-  /** Jobs whose dependents are still to be released after the commit. */
-  releaseLater: Job[];
+  /** Jobs this change made final (the job, dependents it cancelled): theirs are released. */
+  finished: Job[];
 }
 
 /**
  * Adds one state change of a job to `op`: a check that the record is still at `before`'s
  * versionstamp, and the record, indexes, counters and extras. A change into a final state
- * also releases the job's dependents (reading them first). Commit `op`, then call
- * `changeLanded` when it succeeded.
+ * also releases up to 40 of the job's dependents in the same commit (when its dependents
+ * marker says it has any). Commit `op`, then call `changeLanded` when it succeeded: it
+ * releases the rest, and any dependent enqueued between the read and the commit.
  */
 export async function addChange(
   kv: Deno.Kv,
@@ -243,17 +238,20 @@ export async function addChange(
     op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
   }
   extras.more?.(op);
+  if (!after || !finishes(before.job, after)) return { finished: [] };
   // Dependents are released by the commit that finishes the job they wait for.
-  const release = after && finishes(before.job, after)
-    ? await addRelease(kv, op, after, RELEASE_IN_COMMIT, extras.dependents)
-    : null;
-  const releaseLater = release ? [...(release.more ? [after!] : []), ...release.finished] : [];
-  return { after, releaseLater };
+  const marker = extras.dependents ?? await dependentsMarkerGet(kv, after.id);
+  if (marker.value === null) return { finished: [after] };
+  const { finished } = await addRelease(kv, op, after, RELEASE_IN_COMMIT);
+  return { finished: [after, ...finished] };
 }
 
-/** Finishes a landed change: releases the dependents its commit could not hold. */
+/**
+ * Finishes a landed change: releases the dependents its commit did not (more than 40, or
+ * enqueued after they were read), one read when there are none.
+ */
 export async function changeLanded(kv: Deno.Kv, prepared: PreparedChange): Promise<void> {
-  for (const job of prepared.releaseLater) await releaseDependents(kv, job);
+  for (const job of prepared.finished) await releaseDependents(kv, job);
 }
 
 /**

@@ -3,13 +3,24 @@
  * then its log files; and purging finished jobs older than a cutoff in small batches.
  * @module
  */
-import type { JobState } from "../job.ts";
+import { FINAL_STATES, type JobState } from "../job.ts";
 import { jobLogDir, type Paths } from "../paths.ts";
-import { jobCommitChange, type JobEntry, jobGetMany, jobListIds } from "./jobs.ts";
+import {
+  jobCommitChange,
+  type JobEntry,
+  jobGetMany,
+  jobListIds,
+  releaseDependents,
+} from "./jobs.ts";
 import { attemptPrefix } from "./keys.ts";
 
-/** Deletes a job, its indexes, counters and attempts in one commit, then its log files. */
+/**
+ * Deletes a job, its indexes, counters and attempts in one commit, then its log files. A
+ * finished job's dependents are released first, should any still wait (its finishing
+ * commit and the releases after it normally leave none).
+ */
 export async function jobRemove(kv: Deno.Kv, paths: Paths, entry: JobEntry): Promise<boolean> {
+  if (FINAL_STATES.includes(entry.job.state)) await releaseDependents(kv, entry.job);
   const attemptKeys: Deno.KvKey[] = [];
   for await (const a of kv.list({ prefix: attemptPrefix(entry.job.id) })) attemptKeys.push(a.key);
   const ok = await jobCommitChange(kv, entry, null, {

@@ -516,6 +516,31 @@ Deno.test("SIGTERM stops a worker gracefully: the running job finishes and the r
   }
 });
 
+Deno.test("a worker told to stop while a job runs claims no next one in that job's finishing commit: the queued job stays untouched", async () => {
+  const home = await tempHome();
+  const pids = new Set<number>();
+  try {
+    // The first job stops its own worker ($PPID: the job's shell is the worker's child).
+    const specs = [
+      { id: "first", command: "kill -TERM $PPID; sleep 0.3" },
+      { id: "second", command: "true" },
+    ];
+    await ok(home, ["enqueue", "-"], { stdin: specs.map((j) => JSON.stringify(j)).join("\n") });
+    const [worker] = await startWorkers(home, pids);
+    await waitFor(async () => !await alive(worker.pid), {
+      timeoutMs: 20_000,
+      what: "the worker to exit",
+    });
+    assert.equal((await show(home, "first")).state, "completed");
+    const second = await show(home, "second");
+    assert.equal(second.state, "pending");
+    assert.equal(second.attempts, 0);
+    assert.deepEqual(second.history, [], "never claimed, never run");
+  } finally {
+    await cleanup(home, pids);
+  }
+});
+
 Deno.test("a SIGKILLed worker: status and worker start remove its stale record, and status alone returns its job after the lease", async () => {
   const home = await tempHome();
   const pids = new Set<number>();

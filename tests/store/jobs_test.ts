@@ -8,6 +8,7 @@ import { countsGet } from "../../lib/store/counts.ts";
 import {
   addChange,
   attemptList,
+  changeLanded,
   jobCommitChange,
   type JobEntry,
   jobGet,
@@ -290,7 +291,7 @@ Deno.test("jobInsertMany() splits big jobs into commits within Deno KV's size li
   }
 });
 
-Deno.test("a dependent enqueued while its parent's finishing commit was being built makes that commit fail, so no dependent is left waiting", async () => {
+Deno.test("a dependent enqueued while its parent's finishing commit was being built is released once that commit landed; the commit itself never waits on it", async () => {
   const t = await tempKv();
   try {
     const { kv } = t;
@@ -298,28 +299,56 @@ Deno.test("a dependent enqueued while its parent's finishing commit was being bu
     const claimed = await jobClaimNext(kv, { workerId: "w1", leaseSeconds: 30, now: new Date() });
     assert.equal(claimed.kind, "claimed");
     if (claimed.kind !== "claimed") return;
-    const done = (entry: JobEntry) => {
-      const next = finish(entry.job, {
-        now: new Date(),
-        leaseToken: entry.job.lease_token!,
-        outcome: { kind: "exited", code: 0 },
-        backoff: BACKOFF,
-      });
-      assert.ok(next.ok);
-      return next.job;
-    };
+    const done = finish(claimed.entry.job, {
+      now: new Date(),
+      leaseToken: claimed.entry.job.lease_token!,
+      outcome: { kind: "exited", code: 0 },
+      backoff: BACKOFF,
+    });
+    assert.ok(done.ok);
     const op = kv.atomic();
-    await addChange(kv, op, claimed.entry, done(claimed.entry)); // reads p's dependents: none
-    const child = await jobInsertOne(kv, makeJob({ id: "c", after: ["p"] }));
-    assert.equal(child.kind, "inserted");
-    assert.equal((await op.commit()).ok, false, "the finish read no dependents: it must retry");
+    const prepared = await addChange(kv, op, claimed.entry, done.job); // p has no dependents yet
+    for (const id of ["c1", "c2"]) {
+      const child = await jobInsertOne(kv, makeJob({ id, after: ["p"] }));
+      assert.equal(child.kind, "inserted");
+    }
+    assert.ok((await op.commit()).ok, "dependents enqueued meanwhile do not fail the finish");
+    assert.deepEqual((await jobGet(kv, "c1"))!.job.waiting_on, ["p"], "not released yet");
+    await changeLanded(kv, prepared);
+    for (const id of ["c1", "c2"]) {
+      const c = (await jobGet(kv, id))!.job;
+      assert.deepEqual(c.waiting_on, [], `${id} released after the commit`);
+      assert.equal(c.state, "pending");
+    }
+    const left = (await dump(kv)).filter(([k]) => k[0] === "dependents" || k[0] === "dep");
+    assert.deepEqual(left, [], "no edge and no marker left");
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
 
-    const fresh = (await jobGet(kv, "p"))!;
-    assert.ok(await jobCommitChange(kv, fresh, done(fresh)));
-    const c = (await jobGet(kv, "c"))!.job;
-    assert.deepEqual(c.waiting_on, [], "released by the parent's finishing commit");
-    assert.equal(c.state, "pending");
-    assert.deepEqual(await dump(kv).then((all) => all.filter(([k]) => k[0] === "dependents")), []);
+Deno.test("a finished job with 4,100 dependents releases every one, in commits of 40, and leaves no marker", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await jobInsertMany(kv, [makeJob({ id: "p" })]);
+    const n = 4100;
+    for (let i = 0; i < n; i += 100) {
+      const batch = Array.from(
+        { length: Math.min(100, n - i) },
+        (_, j) => jobInsertOne(kv, makeJob({ id: `c${i + j}`, after: ["p"] })),
+      );
+      for (const r of await Promise.all(batch)) assert.equal(r.kind, "inserted");
+    }
+    const parent = (await jobGet(kv, "p"))!;
+    const done = cancel(parent.job, new Date());
+    assert.ok(done.ok);
+    assert.ok(await jobCommitChange(kv, parent, done.job));
+    const counts = await countsGet(kv);
+    assert.equal(counts.cancelled, n + 1, "every dependent of a cancelled job is cancelled");
+    const left = (await dump(kv)).filter(([k]) => k[0] === "dependents" || k[0] === "dep");
+    assert.deepEqual(left, []);
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
