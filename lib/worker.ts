@@ -25,6 +25,7 @@ import {
   jobCommitChange,
   type JobEntry,
   jobGet,
+  releaseStranded,
 } from "./store/jobs.ts";
 import { configLoad } from "./store/config.ts";
 import { outstandingIn } from "./store/counts.ts";
@@ -79,6 +80,8 @@ export interface WorkerTiming {
   heartbeatMs: number;
   controlMs: number;
   rescueMs: number;
+  /** How often dependents stranded by a process that died mid-release are looked for. */
+  sweepMs: number;
   configMs: number;
 }
 
@@ -88,6 +91,7 @@ const DEFAULT_TIMING: WorkerTiming = {
   heartbeatMs: 5000,
   controlMs: 500,
   rescueMs: 250,
+  sweepMs: 2000,
   configMs: 2000,
 };
 
@@ -161,10 +165,16 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     return config;
   }
 
+  let sweepAt = 0;
+  const sweepCursor = { after: null as Deno.KvKey | null };
   async function maybeRescue(force = false): Promise<void> {
     const now = Date.now();
     if (!force && now - rescueAt < timing.rescueMs) return;
     rescueAt = now;
+    if (force || now - sweepAt >= timing.sweepMs) {
+      sweepAt = now;
+      await releaseStranded(kv, sweepCursor);
+    }
     const cfg = await currentConfig();
     await rescue(kv, {
       now: new Date(),
@@ -240,9 +250,13 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     // A job claimed by a finishing commit while the worker was asked to stop goes back as
     // it was, unless it changed meanwhile: then it ends as a stopped run.
     if (before && stopCtl.signal.aborted) {
-      const back = unclaim(claimed.job, { leaseToken: claimed.job.lease_token!, before });
-      if (back.ok && await jobCommitChange(kv, claimed, back.job)) return null;
-      ctl.abort("stopped");
+      // A cancel asked for meanwhile is honoured: the job ends cancelled, not back in line.
+      if ((await cancelRequestsGet(kv, [claimed.job.id])).size > 0) ctl.abort("cancelled");
+      else {
+        const back = unclaim(claimed.job, { leaseToken: claimed.job.lease_token!, before });
+        if (back.ok && await jobCommitChange(kv, claimed, back.job)) return null;
+        ctl.abort("stopped");
+      }
     }
     running.set(claimed.job.id, ctl);
     try {
@@ -267,13 +281,17 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
    */
   const landing = new Set<Promise<void>>();
   function afterLanding(job: Job, work: Promise<void>): void {
-    const task = work.catch((error) =>
-      emit({
-        kind: "warning",
-        job,
-        message: `releasing its dependents failed: ${errorLine(error)}`,
-      })
-    ).finally(() => landing.delete(task));
+    const task = work.catch((error) => {
+      try {
+        emit({
+          kind: "warning",
+          job,
+          message: `releasing its dependents failed (a later sweep retries): ${errorLine(error)}`,
+        });
+      } catch {
+        // a broken event sink must not fail the worker's exit
+      }
+    }).finally(() => landing.delete(task));
     landing.add(task);
   }
 

@@ -9,6 +9,7 @@ import {
   attemptPrefix,
   BY_SEQ_PREFIX,
   byStatePrefix,
+  DEPENDENTS_PREFIX,
   dependentsKey,
   depKey,
   depPrefix,
@@ -168,27 +169,73 @@ async function addRelease(
  * Releases every job still waiting for `parent` (a final job) in commits of up to 40, and
  * in turn the dependents of those it cancels; then removes the parent's dependents marker,
  * checked as read (an edge added meanwhile is read and released too). Nothing to do, in
- * one read, when the marker is absent. It ends: once the parent is final, an insert can
- * no longer add an edge to it (its commit checks the parent as it read it).
+ * one read, when the marker is absent. Each commit checks the parent as read, and the
+ * release stops if the parent is no longer final (retried from the DLQ meanwhile: its
+ * dependents wait for its new run). It ends: once the parent is final, an insert can no
+ * longer add an edge to it (its commit checks the parent as it read it). Returns false
+ * when it gave up (dependents kept changing) or stopped: the marker then stays, and the
+ * sweep (`releaseStranded`) tries again later.
  */
-export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<void> {
+export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<boolean> {
   const queue = [parent];
+  let complete = true;
   while (queue.length > 0) {
-    const job = queue.shift()!;
-    for (let failures = 0; failures < 100;) {
-      const marker = await dependentsMarkerGet(kv, job.id);
-      if (marker.value === null) break;
-      const op = kv.atomic();
-      const { finished, edges } = await addRelease(kv, op, job, RELEASE_IN_COMMIT);
+    const id = queue.shift()!.id;
+    let done = false;
+    for (let failures = 0; failures < 100 && !done;) {
+      const marker = await dependentsMarkerGet(kv, id);
+      if (marker.value === null) {
+        done = true;
+        break;
+      }
+      const current = await jobGet(kv, id);
+      if (!current || !FINAL_STATES.includes(current.job.state)) break;
+      const op = kv.atomic().check({ key: jobKey(id), versionstamp: current.versionstamp });
+      const { finished, edges } = await addRelease(kv, op, current.job, RELEASE_IN_COMMIT);
       if (edges === 0) op.check(marker).delete(marker.key);
       if (!(await op.commit()).ok) {
-        failures++; // a dependent or the marker changed meanwhile: read again
+        failures++; // a dependent, the parent or the marker changed meanwhile: read again
         continue;
       }
       queue.push(...finished);
-      if (edges === 0) break;
+      done = edges === 0;
     }
+    complete &&= done;
   }
+  return complete;
+}
+
+/** How many dependents markers one sweep reads at most. */
+const SWEEP_BATCH = 50;
+
+/**
+ * Releases the dependents of finished jobs whose release did not finish (its process died
+ * right after the finishing commit, or gave up): reads up to 50 dependents markers after
+ * `cursor.after` and releases those whose job is final. Markers exist only for jobs with
+ * dependents that may still wait, so the sweep reads little; the cursor goes round them
+ * all over successive calls. Returns how many jobs it released dependents of.
+ */
+export async function releaseStranded(
+  kv: Deno.Kv,
+  cursor: { after: Deno.KvKey | null },
+): Promise<number> {
+  const ids: string[] = [];
+  let last: Deno.KvKey | null = null;
+  const selector = cursor.after
+    ? { prefix: DEPENDENTS_PREFIX, start: [...cursor.after, 0] }
+    : { prefix: DEPENDENTS_PREFIX };
+  for await (const entry of kv.list(selector, { limit: SWEEP_BATCH })) {
+    ids.push(entry.key[1] as string);
+    last = entry.key;
+  }
+  cursor.after = ids.length < SWEEP_BATCH ? null : last; // the end: start over next time
+  let released = 0;
+  for (const entry of await jobGetMany(kv, ids)) {
+    if (!FINAL_STATES.includes(entry.job.state)) continue;
+    await releaseDependents(kv, entry.job);
+    released++;
+  }
+  return released;
 }
 
 /**

@@ -56,12 +56,14 @@ export const depPrefix = (parent: string): Deno.KvKey => ["dep", parent];
 
 /**
  * How many dependency edges were ever added to `parent` (a Deno.KvU64), present while some
- * may remain. Every insert that adds an edge bumps it, and the commit that finishes the
- * parent checks it as read: an edge added after the parent's dependents were read makes
- * that commit fail instead of leaving the new dependent waiting for ever. A job that never
- * had dependents finds it absent and needs no list of them.
+ * may still wait. Every insert that adds an edge bumps it. A finishing job without it has
+ * no dependents to list; with it, they are released after the finishing commit and the
+ * marker is deleted last, checked as read (an edge added meanwhile is released too).
+ * Markers of finished jobs are what the sweep for stranded dependents reads.
  */
 export const dependentsKey = (parent: string): Deno.KvKey => ["dependents", parent];
+/** Prefix of the dependents markers. */
+export const DEPENDENTS_PREFIX: Deno.KvKey = ["dependents"];
 
 /** The job holding a unique key while it is unfinished (value: the job id). */
 export const uniqueKey = (key: string): Deno.KvKey => ["unique", key];

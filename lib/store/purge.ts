@@ -12,7 +12,7 @@ import {
   jobListIds,
   releaseDependents,
 } from "./jobs.ts";
-import { attemptPrefix } from "./keys.ts";
+import { attemptPrefix, dependentsKey } from "./keys.ts";
 
 /**
  * Deletes a job, its indexes, counters and attempts in one commit, then its log files. A
@@ -26,6 +26,8 @@ export async function jobRemove(kv: Deno.Kv, paths: Paths, entry: JobEntry): Pro
   const ok = await jobCommitChange(kv, entry, null, {
     more: (op) => {
       for (const key of attemptKeys) op.delete(key);
+      // Not while dependents may still wait for it: they could never be released after.
+      op.check({ key: dependentsKey(entry.job.id), versionstamp: null });
     },
   });
   if (!ok) return false;

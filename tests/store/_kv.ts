@@ -68,7 +68,7 @@ export async function dump(kv: Deno.Kv): Promise<[Deno.KvKey, unknown][]> {
   return out;
 }
 
-const INDEX_PREFIXES = ["by_state", "by_seq", "ready", "scheduled", "lease"];
+const INDEX_PREFIXES = ["by_state", "by_seq", "ready", "scheduled", "lease", "blocked"];
 const keyText = (key: Deno.KvKey) => JSON.stringify(key);
 
 /**

@@ -15,6 +15,8 @@ import {
   jobInsertMany,
   jobInsertOne,
   jobList,
+  releaseDependents,
+  releaseStranded,
 } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
 import { attemptPrefix } from "../../lib/store/keys.ts";
@@ -349,6 +351,78 @@ Deno.test("a finished job with 4,100 dependents releases every one, in commits o
     assert.equal(counts.cancelled, n + 1, "every dependent of a cancelled job is cancelled");
     const left = (await dump(kv)).filter(([k]) => k[0] === "dependents" || k[0] === "dep");
     assert.deepEqual(left, []);
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+/**
+ * Finishes pending job `id` (cancelled, or dead) with a commit built before `lateChildren`
+ * were enqueued after it, and does not run the release after it: as if its process died
+ * right after the commit. Returns the finished record.
+ */
+async function finishStranded(
+  kv: Deno.Kv,
+  id: string,
+  lateChildren: string[],
+  how: "cancel" | "dead" = "cancel",
+): Promise<Job> {
+  const entry = (await jobGet(kv, id))!;
+  const after: Job = how === "cancel"
+    ? (cancel(entry.job, new Date()) as { ok: true; job: Job }).job
+    : { ...entry.job, state: "dead", finished_at: new Date().toISOString() };
+  const op = kv.atomic();
+  await addChange(kv, op, entry, after); // reads the marker: absent
+  for (const child of lateChildren) {
+    assert.equal((await jobInsertOne(kv, makeJob({ id: child, after: [id] }))).kind, "inserted");
+  }
+  assert.ok((await op.commit()).ok);
+  return after;
+}
+
+Deno.test("the sweep releases dependents stranded by a process that died right after a finishing commit, going round every marker", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    // 60 unfinished parents with one dependent each: markers the sweep must step over.
+    await jobInsertMany(kv, Array.from({ length: 60 }, (_, i) => makeJob({ id: `a${i}` })));
+    for (let i = 0; i < 60; i++) {
+      await jobInsertOne(kv, makeJob({ id: `a${i}-c`, after: [`a${i}`] }));
+    }
+    await jobInsertMany(kv, [makeJob({ id: "zz" })]);
+    await finishStranded(kv, "zz", ["zz-c"]);
+    assert.deepEqual((await jobGet(kv, "zz-c"))!.job.waiting_on, ["zz"], "stranded");
+
+    const cursor = { after: null as Deno.KvKey | null };
+    assert.equal(await releaseStranded(kv, cursor), 0, "the first 50 markers: none finished");
+    assert.ok(cursor.after, "the sweep goes on from there next time");
+    assert.equal(await releaseStranded(kv, cursor), 1);
+    assert.equal(cursor.after, null, "round complete");
+    const child = (await jobGet(kv, "zz-c"))!.job;
+    assert.equal(child.state, "cancelled", "its parent was cancelled");
+    assert.equal((await kv.get(["dependents", "zz"])).value, null);
+    assert.equal((await jobGet(kv, "a0-c"))!.job.state, "pending", "others untouched");
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("a release stops when its parent is retried from the DLQ meanwhile: the dependents wait for the new run instead of being cancelled", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await jobInsertMany(kv, [makeJob({ id: "p" })]);
+    const dead = await finishStranded(kv, "p", ["c"], "dead");
+    const entry = (await jobGet(kv, "p"))!;
+    const retried = retryFromDlq(entry.job, new Date());
+    assert.ok(retried.ok);
+    assert.ok(await jobCommitChange(kv, entry, retried.job));
+    assert.equal(await releaseDependents(kv, dead), false, "stopped: p is not final any more");
+    const c = (await jobGet(kv, "c"))!.job;
+    assert.equal(c.state, "pending");
+    assert.deepEqual(c.waiting_on, ["p"]);
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
