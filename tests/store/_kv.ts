@@ -9,6 +9,7 @@ import { JOB_STATES } from "../../lib/job.ts";
 import { defaultConfig } from "../../lib/config.ts";
 import { newJob, parseJobSpec } from "../../lib/job_spec.ts";
 import { busyTolerant } from "../../lib/store/busy.ts";
+import { finish } from "../../lib/state_machine.ts";
 import { countsGet } from "../../lib/store/counts.ts";
 import { jobCounterKeys, jobIndexKeys } from "../../lib/store/keys.ts";
 
@@ -111,4 +112,16 @@ export async function assertConsistent(kv: Deno.Kv): Promise<void> {
     jobs.filter((j) => j.state === "pending" && j.next_run_at !== null).length,
     "count of scheduled",
   );
+}
+
+/** A claimed job as its worker records it after the command exited 0 (the lease holder). */
+export function completedRun(job: Job, now = new Date()): Job {
+  const next = finish(job, {
+    now,
+    leaseToken: job.lease_token!,
+    outcome: { kind: "exited", code: 0 },
+    backoff: { base: 2, maxSeconds: 3600, jitter: 0 },
+  });
+  assert.ok(next.ok, "the lease holder may finish the job");
+  return next.job;
 }

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
 import { addClaim, claimCandidates, jobClaimNext } from "../../lib/store/claim.ts";
-import { finish } from "../../lib/state_machine.ts";
 import { queueSettingsUpdate } from "../../lib/store/queues.ts";
 import { jobKey } from "../../lib/store/keys.ts";
 import { queueNames } from "../../lib/store/queues.ts";
 import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
 import { addChange, jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
-import { assertConsistent, makeJob, tempKv } from "./_kv.ts";
+import { assertConsistent, completedRun, makeJob, tempKv } from "./_kv.ts";
 
 const BACKOFF: BackoffSettings = { base: 2, maxSeconds: 3600, jitter: 0 };
 
@@ -154,19 +153,13 @@ Deno.test("one commit finishes a job and claims the next: a capped queue's one s
     assert.equal(await claimCandidates(kv, options()), null, "nothing while a holds the slot");
 
     // Finishing a releases its slot in the same commit, so b may be claimed there.
-    const done = finish(first.entry.job, {
-      now: new Date(),
-      leaseToken: first.entry.job.lease_token!,
-      outcome: { kind: "exited", code: 0 },
-      backoff: BACKOFF,
-    });
-    assert.ok(done.ok);
+    const done = completedRun(first.entry.job);
     const build = async () => {
       const candidates = await claimCandidates(kv, options(), "q");
       assert.ok(candidates);
       assert.deepEqual(candidates.entries.map((e) => e.job.id), ["b", "c"]);
       const op = kv.atomic();
-      await addChange(kv, op, first.entry, done.job);
+      await addChange(kv, op, first.entry, done);
       const next = await addClaim(kv, op, candidates, candidates.entries[0], options());
       assert.equal(next?.id, "b");
       return { op }; // (an AtomicOperation is not returned bare: it refuses to be awaited)
