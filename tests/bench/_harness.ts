@@ -192,15 +192,18 @@ export async function killAll(): Promise<void> {
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
-export async function clockTicks(): Promise<number> {
-  try {
-    const r = await run(["getconf", "CLK_TCK"]);
-    const n = Number(r.stdout.trim());
-    return n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
+export function clockTicks(): Promise<number> {
+  return ticksPerSecond ??= (async () => {
+    try {
+      const r = await run(["getconf", "CLK_TCK"]);
+      const n = Number(r.stdout.trim());
+      return n > 0 ? n : 100;
+    } catch {
+      return 100;
+    }
+  })();
 }
+let ticksPerSecond: Promise<number> | undefined; // a machine constant: asked once
 
 /** User + system CPU ticks a process has used so far (all its threads). */
 export function cpuTicks(pid: number): number {
@@ -210,13 +213,20 @@ export function cpuTicks(pid: number): number {
 }
 
 /**
- * CPU ticks of this process's children that have exited and been reaped, with their own
- * reaped descendants (cutime + cstime): the delta around a run is what the run cost.
+ * Runs `fn`; returns its value and the user + system CPU (ms) of this process's children
+ * that exited and were reaped meanwhile, with their own reaped descendants (the change in
+ * cutime + cstime): what the processes `fn` ran cost.
  */
-export function reapedChildrenTicks(): number {
-  const text = Deno.readTextFileSync("/proc/self/stat");
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return Number(rest[13]) + Number(rest[14]); // fields 16 (cutime) and 17 (cstime)
+export async function withReapedCpu<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const ticksPerS = await clockTicks();
+  const reapedTicks = () => {
+    const text = Deno.readTextFileSync("/proc/self/stat");
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[13]) + Number(rest[14]); // fields 16 (cutime) and 17 (cstime)
+  };
+  const before = reapedTicks();
+  const value = await fn();
+  return [value, ((reapedTicks() - before) / ticksPerS) * 1000];
 }
 
 /** A field of /proc/<pid>/status in MiB (VmRSS: resident now, VmHWM: peak resident). */

@@ -11,12 +11,12 @@ import {
   clockTicks,
   cpuTicks,
   memMiB,
-  reapedChildrenTicks,
   run,
   sleep,
   spawn,
   summarize,
   waitUntil,
+  withReapedCpu,
 } from "./_harness.ts";
 import {
   fillStore,
@@ -175,13 +175,14 @@ async function drainOnce(
       (kv) => fillStore(kv, { total: jobs, command: "true", cwd: home.dir, kindAt: () => "ready" }),
     );
     const t0 = performance.now();
-    const ticks0 = reapedChildrenTicks();
-    const procs = await startWorkers(target, home, { count: workers, concurrency, drain: true });
-    const killer = setTimeout(() => procs.forEach((p) => p.child.kill("SIGKILL")), 300_000);
-    const statuses = await Promise.all(procs.map((p) => p.status));
-    clearTimeout(killer);
+    const [statuses, cpuMs] = await withReapedCpu(async () => {
+      const procs = await startWorkers(target, home, { count: workers, concurrency, drain: true });
+      const killer = setTimeout(() => procs.forEach((p) => p.child.kill("SIGKILL")), 300_000);
+      const statuses = await Promise.all(procs.map((p) => p.status));
+      clearTimeout(killer);
+      return statuses;
+    });
     const wallS = (performance.now() - t0) / 1000;
-    const cpuMs = ((reapedChildrenTicks() - ticks0) / (await clockTicks())) * 1000;
     if (statuses.some((s) => s.code !== 0)) throw new Error("A draining worker exited non-zero");
     if (jobs === 0) return [NaN, NaN, cpuMs];
     const done = await withKv(home, (kv) => jobList(kv, { state: "completed", limit: jobs }));
@@ -194,9 +195,7 @@ async function drainOnce(
 
 /** Runs the fork/exec floor over `jobs` (see floorDrainSeconds); returns [jobs/s, CPU ms per job]. */
 async function floorOnce(jobs: number, group: boolean): Promise<[number, number]> {
-  const ticks0 = reapedChildrenTicks();
-  const seconds = await floorDrainSeconds(jobs, group);
-  const cpuMs = ((reapedChildrenTicks() - ticks0) / (await clockTicks())) * 1000;
+  const [seconds, cpuMs] = await withReapedCpu(() => floorDrainSeconds(jobs, group));
   return [jobs / seconds, cpuMs / jobs];
 }
 
