@@ -504,14 +504,10 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     });
   }
 
-  /** Rescue and pruning between jobs; their errors are reported, not thrown. */
+  /** The periodic work a lane does between jobs: the rescuer, and pruning (lane 0). */
   async function upkeep(laneIndex: number): Promise<void> {
-    try {
-      await maybeRescue();
-      if (laneIndex === 0) await maybePrune();
-    } catch (error) {
-      emit({ kind: "error", message: errorLine(error) });
-    }
+    await maybeRescue();
+    if (laneIndex === 0) await maybePrune();
   }
 
   /**
@@ -519,15 +515,18 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
    * after it); false when a drain is over.
    */
   async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
-    await maybeRescue();
-    if (laneIndex === 0) await maybePrune();
+    await upkeep(laneIndex);
     const cfg = await currentConfig();
     const claimed = await jobClaimNext(kv, claimOptions(cfg, laneIndex));
     if (claimed.kind === "claimed") {
       lastWait.ms = timing.idleMinMs;
       let next = await runJob(claimed.entry, laneIndex);
       while (next) {
-        await upkeep(laneIndex);
+        // A job is already claimed: an error here is reported, not thrown (it would leave
+        // that job to wait out its lease).
+        await upkeep(laneIndex).catch((error) =>
+          emit({ kind: "error", message: errorLine(error) })
+        );
         next = await runJob(next.entry, laneIndex, next.before);
       }
       return true;
