@@ -185,11 +185,44 @@ async function drainOnce(
     const wallS = (performance.now() - t0) / 1000;
     if (statuses.some((s) => s.code !== 0)) throw new Error("A draining worker exited non-zero");
     if (jobs === 0) return [NaN, NaN, cpuMs];
-    const done = await withKv(home, (kv) => jobList(kv, { state: "completed", limit: jobs }));
-    if (done.length !== jobs) throw new Error(`Drained ${done.length} of ${jobs} jobs`);
-    const first = Math.min(...done.map((j) => at(j.started_at)));
-    const last = Math.max(...done.map((j) => at(j.finished_at)));
-    return [jobs / ((last - first) / 1000), jobs / wallS, cpuMs];
+    return [await drainedRate(home, jobs), jobs / wallS, cpuMs];
+  });
+}
+
+/**
+ * The rate at which `jobs` jobs ran, all completed: first job start → last job finish, from
+ * the job records (so the start-up of the processes that ran them is left out).
+ */
+async function drainedRate(home: Home, jobs: number): Promise<number> {
+  const done = await withKv(home, (kv) => jobList(kv, { state: "completed", limit: jobs }));
+  if (done.length !== jobs) throw new Error(`Drained ${done.length} of ${jobs} jobs`);
+  const first = Math.min(...done.map((j) => at(j.started_at)));
+  const last = Math.max(...done.map((j) => at(j.finished_at)));
+  return jobs / ((last - first) / 1000);
+}
+
+/** The bare worker lane of W2e and W2p (see its module comment). */
+const BARE_LANE = new URL("./_bare_lane.ts", import.meta.url).pathname;
+
+/**
+ * Drains `jobs` queued `true` jobs with two bare lanes (`_bare_lane.ts`), each its own
+ * process as W2's workers are; returns [jobs/s (as drainedRate), CPU ms of the lanes and
+ * their jobs' processes] (NaN jobs/s for no jobs).
+ */
+async function bareOnce(jobs: number, group: boolean): Promise<[number, number]> {
+  return await withHome(async (home) => {
+    await withKv(
+      home,
+      (kv) => fillStore(kv, { total: jobs, command: "true", cwd: home.dir, kindAt: () => "ready" }),
+    );
+    const argv = [Deno.execPath(), "run", "--quiet", "--unstable-kv", "-A", BARE_LANE, home.dir];
+    const [statuses, cpuMs] = await withReapedCpu(() =>
+      Promise.all([0, 1].map(() =>
+        spawn([...argv, group ? "group" : "plain"], { env: home.env, cwd: home.dir }).status
+      ))
+    );
+    if (statuses.some((s) => s.code !== 0)) throw new Error("A bare lane exited non-zero");
+    return [jobs === 0 ? NaN : await drainedRate(home, jobs), cpuMs];
   });
 }
 
@@ -231,6 +264,20 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
     grouped.push(groupRate);
     groupedCpu.push(groupPerJob);
   }
+  // The ceiling: the same drain by two bare lanes, with and without a process group per job.
+  ctx.log("W2e: 2 bare lanes on an empty store (start-up CPU)");
+  const bareIdleCpu = (await bareOnce(0, true))[1];
+  const bare = { group: [] as number[], plain: [] as number[] };
+  const bareCpu = { group: [] as number[], plain: [] as number[] };
+  for (let r = 0; r < repeats; r++) {
+    for (const mode of ["group", "plain"] as const) {
+      ctx.log(`W2e: drain ${jobs} jobs, 2 bare lanes, ${mode} (${r + 1}/${repeats})`);
+      const [rate, cpuMs] = await bareOnce(jobs, mode === "group");
+      bare[mode].push(rate);
+      bareCpu[mode].push((cpuMs - bareIdleCpu) / jobs);
+    }
+  }
+  const deno = ctx.targets[0].label;
   let tsp: PeerCell = NO_TSP;
   if (ctx.tsp) {
     const n = Math.min(jobs, TSP_MAX_QUEUED);
@@ -302,6 +349,30 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
         "harness), less two workers' start-up and exit, ÷ jobs; 2 cores give 2,000 ms of " +
         "CPU a second, so 1,000 jobs/s needs under 2 ms per job. With setsid the floor takes " +
         `${fmt(summarize(groupedCpu).median)} ms per job`,
+    },
+    {
+      id: "W2e",
+      workload: "W2's ceiling: 2 bare lanes doing only what every job needs, " +
+        "`setsid --wait sh -c`",
+      unit: "jobs/s",
+      queuectl: { [deno]: bare.group },
+      floor: { samples: grouped },
+      note: "tests/bench/_bare_lane.ts, two processes on one store, queuectl's own store " +
+        "functions: spawn the job with both pipes read to the end, read the next job while it " +
+        "runs, one commit that records the finish (record, indexes, counters, attempt, " +
+        "statistics) and claims the next. No lease renewal, timeout, log files, events, " +
+        "cancel or stop requests, dependents or rescuer. Rate as W2 (from the job records); " +
+        `CPU per job (lanes and jobs, as W2c): ${fmt(summarize(bareCpu.group).median)} ms. ` +
+        "Floor: xargs with setsid, as W2g",
+    },
+    {
+      id: "W2p",
+      workload: "the bare lanes of W2e without a process group per job: plain `sh -c`",
+      unit: "jobs/s",
+      queuectl: { [deno]: bare.plain },
+      floor: floorCell,
+      note: `CPU per job (as W2c): ${fmt(summarize(bareCpu.plain).median)} ms. Floor: plain ` +
+        "xargs, as W2",
     },
   ];
 }
