@@ -4,7 +4,10 @@ import { fastCommand } from "../lib/cli/fast.ts";
 import { runCli } from "../lib/cli/app.ts";
 
 /** A context writing to strings, on a temp QUEUECTL_HOME. */
-function captureContext(home: string): { ctx: CliContext; out: () => string; err: () => string } {
+function captureContext(
+  home: string,
+  terminal = false,
+): { ctx: CliContext; out: () => string; err: () => string } {
   let out = "", err = "";
   const env: Record<string, string> = { QUEUECTL_HOME: home, NO_COLOR: "1" };
   return {
@@ -14,7 +17,7 @@ function captureContext(home: string): { ctx: CliContext; out: () => string; err
       out: (text) => out += text,
       outBytes: (bytes) => out += new TextDecoder().decode(bytes),
       err: (text) => err += text,
-      stdoutIsTty: () => false,
+      stdoutIsTty: () => terminal,
       stderrIsTty: () => false,
       readStdin: () => Promise.resolve(""),
       cwd: () => home,
@@ -79,6 +82,32 @@ Deno.test("status, list and show print the same through the fast path as through
       assert.equal(r.fast, null, `${argv.join(" ")}: handed to the tree`);
     }
     assert.equal((await both(home, ["list", "--bogus"])).full.code, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("list prints one tab-separated line per job when piped, and a drawn table on a terminal", async () => {
+  const home = await Deno.makeTempDir({ prefix: "queuectl-fast-test-" });
+  try {
+    const setup = captureContext(home);
+    for (const args of [["--id", "a", "true"], ["--id", "b", "echo\thi"]]) {
+      assert.equal(await fastCommand(setup.ctx, ["enqueue", ...args]), 0, setup.err());
+    }
+    for (const argv of [["list"], ["list", "--state", "pending"]]) {
+      const piped = captureContext(home);
+      assert.equal(await fastCommand(piped.ctx, argv), 0, piped.err());
+      const lines = piped.out().replace(/\n$/, "").split("\n").map((l) => l.split("\t"));
+      assert.deepEqual(lines.map((cells) => cells.slice(0, 4)), [
+        ["b", "pending", "0/4", "echo hi"],
+        ["a", "pending", "0/4", "true"],
+      ], argv.join(" "));
+      assert.ok(lines.every((cells) => cells.length === lines[0].length), JSON.stringify(lines));
+    }
+    const terminal = captureContext(home, true);
+    assert.equal(await fastCommand(terminal.ctx, ["list"]), 0, terminal.err());
+    assert.match(terminal.out(), /^│ ID\s+│ STATE\s+│ RUNS/m);
+    assert.match(terminal.out(), /^│ a\s+│ pending\s+│ 0\/4/m);
   } finally {
     await Deno.remove(home, { recursive: true });
   }

@@ -16,7 +16,7 @@ import { formatDuration, toJson } from "../output/text.ts";
 import { backoffTimeline } from "../backoff.ts";
 import { parseIntOption } from "./args.ts";
 import { renderTable } from "../output/table.ts";
-import { type CliContext, useColor, withStore } from "./context.ts";
+import { type CliContext, tableOptions, withStore } from "./context.ts";
 
 /** `config get [key]`: one value, or all of them. */
 export async function configGetAction(
@@ -60,9 +60,11 @@ export async function configListAction(
   const defaults = defaultConfig();
   const rows = CONFIG_KEYS.map((k) => [k, config[k], defaults[k], describeKey(k)]);
   ctx.out(
-    await renderTable(["KEY", "VALUE", "DEFAULT", "MEANING"], rows, {
-      color: useColor(ctx, options.color),
-    }) + "\n",
+    await renderTable(
+      ["KEY", "VALUE", "DEFAULT", "MEANING"],
+      rows,
+      tableOptions(ctx, options.color),
+    ) + "\n",
   );
   return 0;
 }
@@ -109,9 +111,11 @@ export async function configExplainBackoffAction(
     formatDuration(r.cumulative * 1000),
   ]);
   ctx.out(
-    await renderTable(["RETRY", "RUN", "DELAY", "AFTER FIRST FAILURE"], table, {
-      color: useColor(ctx, options.color),
-    }) + "\n",
+    await renderTable(
+      ["RETRY", "RUN", "DELAY", "AFTER FIRST FAILURE"],
+      table,
+      tableOptions(ctx, options.color),
+    ) + "\n",
   );
   return 0;
 }

@@ -6,6 +6,7 @@
 import { type Paths, resolvePaths } from "../paths.ts";
 import { openStore } from "../store/open.ts";
 import type { LaunchContext } from "../supervisor.ts";
+import type { TableOptions } from "../output/table.ts";
 
 /** What a command may use; tests and the shell build their own. */
 export interface CliContext {
@@ -80,6 +81,11 @@ export function useColor(
   if (ctx.env("NO_COLOR") !== undefined && ctx.env("NO_COLOR") !== "") return false;
   if (ctx.env("CI") === "true") return false;
   return stream === "stdout" ? ctx.stdoutIsTty() : ctx.stderrIsTty();
+}
+
+/** How a command's tables are printed: drawn on a terminal (coloured when allowed), else tab-separated. */
+export function tableOptions(ctx: CliContext, color: boolean | undefined): TableOptions {
+  return { color: useColor(ctx, color), terminal: ctx.stdoutIsTty() };
 }
 
 /** Opens the store for a command and always closes it. */

@@ -15,7 +15,7 @@ import {
 } from "../store/queues.ts";
 import { renderTable } from "../output/table.ts";
 import { toJson } from "../output/text.ts";
-import { type CliContext, useColor, withStore } from "./context.ts";
+import { type CliContext, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 
 /** `queue list`: each queue's counts and settings. */
@@ -70,7 +70,7 @@ export async function queueListAction(
         "EXIT POLICY",
       ],
       table,
-      { color: useColor(ctx, options.color) },
+      tableOptions(ctx, options.color),
     ) + "\n",
   );
   return 0;

@@ -14,7 +14,7 @@ import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues
 import { workersView, type WorkerView } from "../supervisor.ts";
 import { renderTable } from "../output/table.ts";
 import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
-import { type CliContext, useColor, withStore } from "./context.ts";
+import { type CliContext, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseStateOption } from "./args.ts";
 
 /** The workers as a table, or a line saying there are none. */
@@ -36,9 +36,11 @@ export async function describeWorkers(
         `${j.id} (${j.started_at ? formatDuration(now.getTime() - Date.parse(j.started_at)) : "?"})`
       ).join(", "),
   ]);
-  return await renderTable(["WORKER", "PID", "HOST", "STARTED", "RUNNING"], rows, {
-    color: useColor(ctx, color),
-  }) + "\n";
+  return await renderTable(
+    ["WORKER", "PID", "HOST", "STARTED", "RUNNING"],
+    rows,
+    tableOptions(ctx, color),
+  ) + "\n";
 }
 
 /** Returns lapsed leases and due jobs to where they belong, so counts shown are true. */
@@ -213,7 +215,7 @@ export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): 
     truncate(jobNote(j, now), 40),
   ]);
   const head = ["ID", "STATE", "RUNS", "COMMAND", ...(labels ? ["LABEL"] : []), "UPDATED", "NOTE"];
-  return await renderTable(head, rows, { color: useColor(ctx, color) }) + "\n";
+  return await renderTable(head, rows, tableOptions(ctx, color)) + "\n";
 }
 
 function jobNote(job: Job, now: Date): string {
@@ -287,9 +289,11 @@ export async function showAction(
       truncate(a.error ?? "", 50),
     ]);
     ctx.out(
-      await renderTable(["#", "STARTED", "TOOK", "EXIT", "OUTCOME", "ERROR"], rows, {
-        color: useColor(ctx, options.color),
-      }) + "\n",
+      await renderTable(
+        ["#", "STARTED", "TOOK", "EXIT", "OUTCOME", "ERROR"],
+        rows,
+        tableOptions(ctx, options.color),
+      ) + "\n",
     );
     const last = attempts[attempts.length - 1];
     if (last.output_tail) {

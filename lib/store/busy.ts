@@ -102,9 +102,13 @@ function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
     throw storeError(error, guard.path);
   });
   if (!Number.isFinite(guard.timeoutMs)) return call;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // AbortSignal.timeout rather than setTimeout: Deno loads its Node-compatible timers on the
+  // first setTimeout, about 8 ms of a command's start-up. The signal's timer needs nothing
+  // loaded and, once its listener is removed, neither fires nor keeps the process alive.
+  const signal = AbortSignal.timeout(guard.timeoutMs);
+  let onAbort = () => {};
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    onAbort = () => {
       guard.wedged = true;
       const seconds = Math.round(guard.timeoutMs / 100) / 10;
       reject(
@@ -112,9 +116,10 @@ function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
           `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
         ),
       );
-    }, guard.timeoutMs);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
   });
-  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([call, deadline]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 /** Wraps an atomic operation so that its commit is guarded. */

@@ -53,7 +53,10 @@ async function runJob(command: string, cwd: string): Promise<AttemptOutcome> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  await Promise.all([new Response(child.stdout).arrayBuffer(), new Response(child.stderr).arrayBuffer()]);
+  await Promise.all([
+    new Response(child.stdout).arrayBuffer(),
+    new Response(child.stderr).arrayBuffer(),
+  ]);
   const status = await child.status;
   return status.signal
     ? { kind: "signaled", signal: status.signal }

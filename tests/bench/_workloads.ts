@@ -217,9 +217,11 @@ async function bareOnce(jobs: number, group: boolean): Promise<[number, number]>
     );
     const argv = [Deno.execPath(), "run", "--quiet", "--unstable-kv", "-A", BARE_LANE, home.dir];
     const [statuses, cpuMs] = await withReapedCpu(() =>
-      Promise.all([0, 1].map(() =>
-        spawn([...argv, group ? "group" : "plain"], { env: home.env, cwd: home.dir }).status
-      ))
+      Promise.all(
+        [0, 1].map(() =>
+          spawn([...argv, group ? "group" : "plain"], { env: home.env, cwd: home.dir }).status
+        ),
+      )
     );
     if (statuses.some((s) => s.code !== 0)) throw new Error("A bare lane exited non-zero");
     return [jobs === 0 ? NaN : await drainedRate(home, jobs), cpuMs];
