@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type CliContext, processContext } from "../lib/cli/context.ts";
-import { fastCommand } from "../lib/cli/fast.ts";
+import { fastCommand, plainOptions } from "../lib/cli/fast.ts";
+import { LIST_OPTIONS, optionParts } from "../lib/cli/options.ts";
 import { runCli } from "../lib/cli/app.ts";
 
 /** A context writing to strings, on a temp QUEUECTL_HOME. */
@@ -76,6 +77,10 @@ Deno.test("status, list and show print the same through the fast path as through
       ["show", "a", "b"],
       ["list", "--help"],
       ["status", "-h"],
+      ["list", "-sl", "pending"],
+      ["list", "--limit", "-3"],
+      ["list", "--json=yes"],
+      ["list", "--state"],
     ];
     for (const argv of handedOn) {
       const r = await both(home, argv);
@@ -110,5 +115,30 @@ Deno.test("list prints one tab-separated line per job when piped, and a drawn ta
     assert.match(terminal.out(), /^│ a\s+│ pending\s+│ 0\/4/m);
   } finally {
     await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("plainOptions() reads the plain option forms and declines every other", () => {
+  const specs = LIST_OPTIONS.map(optionParts);
+  const read: [string[], ReturnType<typeof plainOptions>][] = [
+    [[], { values: {}, positionals: [] }],
+    [["--state", "dead", "--json"], { values: { state: "dead", json: true }, positionals: [] }],
+    [["-s", "dead", "-l", "5"], { values: { state: "dead", limit: "5" }, positionals: [] }],
+    [["--limit=5", "--limit", "7"], { values: { limit: "7" }, positionals: [] }],
+    [["--command=a=b"], { values: { command: "a=b" }, positionals: [] }],
+    [["x", "-", "--", "--state", "-l"], { values: {}, positionals: ["x", "-", "--state", "-l"] }],
+  ];
+  for (const [args, expected] of read) assert.deepEqual(plainOptions(args, specs), expected);
+  for (
+    const args of [
+      ["--nope"],
+      ["-z"],
+      ["-sl", "dead"],
+      ["--state"],
+      ["--state", "-x"],
+      ["--json=true"],
+    ]
+  ) {
+    assert.equal(plainOptions(args, specs), null, args.join(" "));
   }
 });

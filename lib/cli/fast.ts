@@ -1,11 +1,12 @@
 /**
  * The commands scripts and people run most (`enqueue`, `status`, `list`, `show`) without
- * the command tree: they are parsed with node:util's parseArgs from the same option tables
- * as the tree, so they do not pay for loading commander (about 18 ms of every call).
- * Anything the fast path does not fully understand (help, an unknown option, a missing or
- * extra argument) returns null and goes to the full CLI, which reports it. node:util itself
- * is loaded only when there are options to parse (about 7 ms): `enqueue CMD` and `status`
- * have none.
+ * the command tree, so they do not pay for loading commander (about 18 ms of every call).
+ * Their options are read from the same option tables as the tree, in their plain forms
+ * only: `--name value`, `--name=value`, `--flag`, `-x value`, `-x`, and `--` before words.
+ * Anything else (help, an unknown option, grouped short flags, a value that starts with a
+ * dash, a missing or extra argument) returns null and goes to the full CLI, which parses
+ * and reports it. (node:util's parseArgs did this before, but loading node:util takes about
+ * 7 ms of a 40 ms budget; commander stays the parser of record for every other form.)
  * @module
  */
 import { describeError } from "../errors.ts";
@@ -20,8 +21,6 @@ import {
   SHOW_OPTIONS,
   STATUS_OPTIONS,
 } from "./options.ts";
-
-type ParseOptions = Record<string, { type: "string" | "boolean"; short?: string }>;
 
 /** A command with a fast path: its options, how many arguments it takes, and its action. */
 interface FastCommand {
@@ -63,29 +62,58 @@ const FAST: Record<string, FastCommand> = {
   },
 };
 
+/** An option as the fast path reads it (see optionParts). */
+type Spec = ReturnType<typeof optionParts>;
+
+/**
+ * Splits `args` into option values (by long name; flags are true) and positionals, for the
+ * plain forms only (see the module comment); null for anything else. A repeated option
+ * keeps its last value, as in commander.
+ */
+export function plainOptions(
+  args: string[],
+  specs: Spec[],
+): { values: Record<string, string | boolean>; positionals: string[] } | null {
+  const values: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg === "-" || !arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const long = arg.startsWith("--");
+    const [name, inline] = long ? splitOnce(arg.slice(2), "=") : [arg.slice(1), undefined];
+    const spec = specs.find((s) => (long ? s.long : s.short) === name);
+    if (!spec) return null; // unknown, or grouped short flags (`-sl`)
+    if (!spec.takesValue) {
+      if (inline !== undefined) return null;
+      values[spec.long] = true;
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined || (inline === undefined && value.startsWith("-"))) return null;
+    values[spec.long] = value;
+  }
+  return { values, positionals };
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
 /** Runs `argv` if it is a command the fast path can parse alone; null to hand it on. */
 export async function fastCommand(ctx: CliContext, argv: string[]): Promise<number | null> {
   const command = Object.hasOwn(FAST, argv[0] ?? "") ? FAST[argv[0]] : null;
   if (!command || argv.includes("--help") || argv.includes("-h")) return null;
   const specs = [...command.options, ...GLOBAL_OPTIONS].map(optionParts);
-  const options: ParseOptions = {};
-  for (const s of specs) {
-    options[s.long] = {
-      type: s.takesValue ? "string" : "boolean",
-      ...(s.short ? { short: s.short } : {}),
-    };
-  }
-  let parsed: { values: Record<string, unknown>; positionals: string[] };
-  if (!argv.slice(1).some((a) => a.startsWith("-"))) {
-    parsed = { values: {}, positionals: argv.slice(1) }; // nothing that could be an option
-  } else {
-    const { parseArgs } = await import("node:util");
-    try {
-      parsed = parseArgs({ args: argv.slice(1), options, allowPositionals: true, strict: true });
-    } catch {
-      return null;
-    }
-  }
+  const parsed = plainOptions(argv.slice(1), specs);
+  if (!parsed) return null;
   const [least, most] = command.args;
   const args = parsed.positionals;
   if (args.length < least || args.length > most) return null;
