@@ -313,7 +313,8 @@ Deno.test("e2e: labels are shown and filter lists; explain-backoff prints the ti
     await cli(home, ["enqueue", "--id", "l2", "--label", "adhoc", "true"]);
     const nightly = await cliJson<Job[]>(home, ["list", "--label", "nightly"]);
     assert.deepEqual(nightly.map((j) => j.id), ["l1"]);
-    assert.match((await cli(home, ["list"])).stdout, /LABEL[\s\S]*nightly/);
+    // Piped, `list` prints tab-separated rows: id, state, runs, command, label, updated, note.
+    assert.match((await cli(home, ["list"])).stdout, /^l1\tpending\t0\/4\ttrue\tnightly\t/m);
     await cli(home, ["config", "set", "backoff-base", "3"]);
     await cli(home, ["config", "set", "max-backoff", "20"]);
     const timeline = await cliJson<
