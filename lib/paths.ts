@@ -66,6 +66,19 @@ function safeName(id: string): string {
   return name === "." || name === ".." ? name.replaceAll(".", "%2E") : name;
 }
 
+/**
+ * The socket an idle worker of the store at `dbPath` listens on for wake-ups (beside the
+ * store, so only workers of that store are woken).
+ */
+export function wakeSocketPath(dbPath: string, workerId: string): string {
+  return join(wakeDir(dbPath), `${safeName(workerId)}.sock`);
+}
+
+/** The directory of the wake-up sockets of the store at `dbPath`. */
+export function wakeDir(dbPath: string): string {
+  return `${dbPath}.wake`;
+}
+
 /** The directory part of a path. */
 export function dirname(path: string): string {
   const i = path.lastIndexOf("/");

@@ -3,7 +3,7 @@
  * permissions, detached spawning, and graceful or forced stops on this and other hosts.
  * @module
  */
-import { dirname, ENV_VARS, type Paths } from "./paths.ts";
+import { dirname, ENV_VARS, type Paths, wakeSocketPath } from "./paths.ts";
 import {
   isAlive,
   jobGroupsOf,
@@ -41,15 +41,21 @@ export interface WorkerArgs {
   queues: string[] | null;
 }
 
-/** The permissions a worker runs with under `deno run`: only what it needs. */
-export function workerPermissionFlags(paths: Paths): string[] {
+/**
+ * The permissions a worker runs with under `deno run`: only what it needs. Its network is
+ * its own wake-up socket alone (Deno names a unix socket only by an absolute path: for a
+ * relative `--db` the worker has none, and polls).
+ */
+export function workerPermissionFlags(paths: Paths, workerId: string): string[] {
   const dirs = [...new Set([paths.dataDir, dirname(paths.dbPath)])].join(",");
+  const socket = wakeSocketPath(paths.dbPath, workerId);
   return [
     `--allow-read=${dirs}`,
     `--allow-write=${dirs}`,
     "--allow-run=sh,setsid",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
+    ...(socket.startsWith("/") ? [`--allow-net=unix:${socket}`] : []),
   ];
 }
 
@@ -81,7 +87,7 @@ export function workerCommandLine(launch: LaunchContext, worker: WorkerArgs): st
     "--unstable-kv",
     "--no-prompt",
     ...importFlag,
-    ...workerPermissionFlags(worker.paths),
+    ...workerPermissionFlags(worker.paths, worker.workerId),
     launch.mainModule,
     ...tail,
   ];

@@ -1,12 +1,12 @@
 /**
  * The worker loop: claim → run → finish, with lease renewal, cancel and stop requests read
- * from the store, and a graceful or forced stop.
+ * from the store, wake-ups from enqueues on this host, and a graceful or forced stop.
  * @module
  */
 import type { Attempt, Job } from "./job.ts";
 import { outcomeError, runNumber } from "./job.ts";
 import { backoffSettings, type Config } from "./config.ts";
-import { attemptLogPath, type Paths } from "./paths.ts";
+import { attemptLogPath, type Paths, wakeSocketPath } from "./paths.ts";
 import { finish, renewLease, unclaim } from "./state_machine.ts";
 import { runAttempt, type RunResult } from "./runner.ts";
 import {
@@ -33,6 +33,7 @@ import { rescue } from "./store/rescue.ts";
 import { purgeFinished } from "./store/purge.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
 import { cancelRequestClear, cancelRequestsGet } from "./store/requests.ts";
+import { wakeListen } from "./wakeup.ts";
 
 /** What made a worker stop: a signal, a stop request in the store, or store errors. */
 export type StopSource = "signal" | "request" | "error";
@@ -489,18 +490,28 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     else if (job.state === "pending") summary.counts.requeued++;
   }
 
-  function idle(ms: number): Promise<void> {
+  /** Lanes waiting for work, woken early by a wake-up (see lib/wakeup.ts). */
+  const sleepers = new Set<() => void>();
+  /** When the last wake-up came (Date.now()). */
+  let wokenAt = 0;
+  const wakeUp = () => {
+    wokenAt = Date.now();
+    for (const wake of [...sleepers]) wake();
+  };
+
+  /** Waits `ms`, or less when stopping (or, if `wakeable`, when a wake-up comes). */
+  function idle(ms: number, wakeable = false): Promise<void> {
     return new Promise((resolve) => {
       if (stopCtl.signal.aborted) return resolve();
-      const onStop = () => {
+      const done = () => {
         clearTimeout(timer);
+        stopCtl.signal.removeEventListener("abort", done);
+        sleepers.delete(done);
         resolve();
       };
-      const timer = setTimeout(() => {
-        stopCtl.signal.removeEventListener("abort", onStop);
-        resolve();
-      }, ms);
-      stopCtl.signal.addEventListener("abort", onStop, { once: true });
+      const timer = setTimeout(done, ms);
+      stopCtl.signal.addEventListener("abort", done, { once: true });
+      if (wakeable) sleepers.add(done);
     });
   }
 
@@ -517,6 +528,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
     await upkeep(laneIndex);
     const cfg = await currentConfig();
+    const claimedAt = Date.now();
     const claimed = await jobClaimNext(kv, claimOptions(cfg, laneIndex));
     if (claimed.kind === "claimed") {
       lastWait.ms = timing.idleMinMs;
@@ -533,8 +545,11 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     }
     if (claimed.kind === "contended") return true;
     if (options.drain && await nothingLeft()) return false;
-    await idle(lastWait.ms);
-    lastWait.ms = Math.min(lastWait.ms * 2, timing.idleMaxMs);
+    if (wokenAt < claimedAt) await idle(lastWait.ms, true);
+    // Woken (a job was enqueued on this host): look again at once, and soon after.
+    lastWait.ms = wokenAt >= claimedAt
+      ? timing.idleMinMs
+      : Math.min(lastWait.ms * 2, timing.idleMaxMs);
     return true;
   }
 
@@ -563,6 +578,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   const done = (async () => {
     await workerPut(kv, record);
+    const wakeups = await wakeListen(wakeSocketPath(options.paths.dbPath, options.id), wakeUp);
     const heartbeat = setInterval(() => {
       record.heartbeat_at = new Date().toISOString();
       void workerPut(kv, record).catch(() => {});
@@ -581,6 +597,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       clearInterval(heartbeat);
       clearInterval(controlTimer);
       while (controlBusy) await new Promise((r) => setTimeout(r, 5));
+      await wakeups?.close();
       await workerRemove(kv, options.id).catch(() => {});
     }
     if (fatal) throw fatal;

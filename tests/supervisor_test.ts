@@ -43,7 +43,7 @@ Deno.test("workerCommandLine() under deno run: deno run, narrow permissions, the
     "--no-config",
     "--unstable-kv",
     "--no-prompt",
-    ...workerPermissionFlags(paths),
+    ...workerPermissionFlags(paths, "w-1234abcd"),
     "file:///src/queuectl/main.ts",
     ...tail,
   ]);
@@ -79,17 +79,21 @@ Deno.test("workerCommandLine() passes --db and --queue on to the worker", () => 
   assert.deepEqual(argv.slice(-4), ["--db", "/elsewhere/q.db", "--queue", "emails,reports"]);
 });
 
-Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, and queuectl's env vars", () => {
-  const flags = workerPermissionFlags(resolvePaths({ QUEUECTL_HOME: "/data/q" }, "/other/q.db"));
-  assert.deepEqual(flags, [
+Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, queuectl's env vars and the worker's wake-up socket", () => {
+  const other = resolvePaths({ QUEUECTL_HOME: "/data/q" }, "/other/q.db");
+  assert.deepEqual(workerPermissionFlags(other, "w-1"), [
     "--allow-read=/data/q,/other",
     "--allow-write=/data/q,/other",
     "--allow-run=sh,setsid",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
+    "--allow-net=unix:/other/q.db.wake/w-1.sock",
   ]);
-  assert.deepEqual(workerPermissionFlags(paths).slice(0, 2), [
+  assert.deepEqual(workerPermissionFlags(paths, "w-1").slice(0, 2), [
     "--allow-read=/data/q",
     "--allow-write=/data/q",
   ]);
+  // Deno names a unix socket only by an absolute path: a relative store gets no socket.
+  const relative = workerPermissionFlags(resolvePaths({ QUEUECTL_HOME: "q" }), "w-1");
+  assert.ok(!relative.some((f) => f.startsWith("--allow-net")), relative.join(" "));
 });

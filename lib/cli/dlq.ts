@@ -14,6 +14,7 @@ import { jobCommitChange, type JobEntry, jobGet, jobList } from "../store/jobs.t
 import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
+import { wakeWorkers } from "../wakeup.ts";
 import { jobsTable } from "./status.ts";
 import { parseIntOption } from "./args.ts";
 
@@ -70,6 +71,7 @@ export async function dlqRetryAction(
     paths,
     (kv) => applyToDlq(kv, one, (entry) => jobRetry(kv, entry, new Date())),
   );
+  if (done.length > 0) await wakeWorkers(paths.dbPath);
   report(ctx, done, "Retried", options.json);
   return 0;
 }

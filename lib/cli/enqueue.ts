@@ -23,6 +23,7 @@ import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
 import { parseIntOption, parseNumberOption, parseQueuesOption } from "./args.ts";
 import { toJson } from "../output/text.ts";
+import { wakeWorkers } from "../wakeup.ts";
 
 /** Options of `enqueue`, as commander hands them over. */
 export interface EnqueueOptions {
@@ -99,6 +100,8 @@ export async function enqueueAction(
     }
     return jobs.map((job) => ({ id: job.id, job }));
   });
+  // Idle workers on this host claim at once instead of at their next poll.
+  if (out.some((o) => o.job)) await wakeWorkers(paths.dbPath);
   if (options.json) {
     const shown = out.map((o) => o.job ?? { id: o.id, skipped: true });
     ctx.out(toJson(shown.length === 1 && specs.length === 1 ? shown[0] : shown));
