@@ -19,6 +19,7 @@ export const CLI_FLAGS = [
   "--allow-run",
   "--allow-env",
   "--allow-sys=hostname",
+  "--allow-net",
 ];
 
 /** How the CLI is started in tests: `deno run … main.ts`, or a compiled binary. */

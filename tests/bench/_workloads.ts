@@ -567,8 +567,9 @@ export async function pickup(ctx: Ctx): Promise<Row[]> {
       queuectl: start,
       target: { op: "<=", value: 50 },
       note: `${samples} jobs, one at a time, ${gapMs[0]}–${gapMs[1]} ms apart so the workers ` +
-        "are in their idle polling; created_at is set by the enqueue process just before it " +
-        "commits. The first job is also the first of its queue the workers see: " +
+        "are in their idle wait; the enqueue (with the README's `--allow-net`) wakes them " +
+        "through their sockets after its commit, and created_at is set just before that " +
+        "commit. The first job is also the first of its queue the workers see: " +
         ctx.targets.map((t) => `${fmt(start[t.label][0])} ms (${t.label})`).join(", "),
     },
     {
