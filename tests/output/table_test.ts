@@ -18,6 +18,4 @@ Deno.test("renderTable() draws a table with its header for a terminal, plain row
   assert.match(lines[1], /^│ ID\s+│ STATE\s+│$/);
   assert.ok(lines.some((l) => /^│ job2\s+│ dead\s+│$/.test(l)), drawn);
   assert.ok(!drawn.includes("\x1b["), "no colour unless asked");
-  const coloured = await renderTable(["ID"], [["a"]], { color: true, terminal: true });
-  assert.ok(coloured.includes("\x1b["), "colour when asked");
 });
