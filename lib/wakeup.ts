@@ -15,11 +15,23 @@ const MAX_SOCKET_PATH = 100;
 const MAX_POKES = 64;
 
 /**
- * Whether this process may use the socket at `path`: asked first, so that a process run
- * without that permission (`deno install` without `--allow-net`, say) never prompts.
+ * Whether this process may use the socket at `path` (read, write and net on it): asked
+ * first, so that a process without the permission (`deno install` without `--allow-net`,
+ * say) never prompts. A relative path is never usable: Deno names unix sockets absolutely
+ * (and its permission query throws for a relative one unless all of the net is granted).
  */
 function mayUse(path: string): boolean {
-  return Deno.permissions.querySync({ name: "net", host: `unix:${path}` }).state === "granted";
+  if (!path.startsWith("/")) return false;
+  const wanted: Deno.PermissionDescriptor[] = [
+    { name: "read", path },
+    { name: "write", path },
+    { name: "net", host: `unix:${path}` },
+  ];
+  try {
+    return wanted.every((d) => Deno.permissions.querySync(d).state === "granted");
+  } catch {
+    return false;
+  }
 }
 
 /** A worker's wake-up socket; `close` stops listening and removes it. */
@@ -67,8 +79,9 @@ export async function wakeListen(path: string, onWake: () => void): Promise<Wake
 export async function wakeWorkers(dbPath: string): Promise<void> {
   const dir = wakeDir(dbPath);
   const paths: string[] = [];
-  if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return;
   try {
+    if (!dir.startsWith("/")) return; // see mayUse
+    if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return;
     for (const entry of Deno.readDirSync(dir)) {
       if (entry.name.endsWith(".sock")) paths.push(`${dir}/${entry.name}`);
       if (paths.length >= MAX_POKES) break;

@@ -33,7 +33,7 @@ import { rescue } from "./store/rescue.ts";
 import { purgeFinished } from "./store/purge.ts";
 import { workerPut, type WorkerRecord, workerRemove, workerStopRequest } from "./store/workers.ts";
 import { cancelRequestClear, cancelRequestsGet } from "./store/requests.ts";
-import { wakeListen } from "./wakeup.ts";
+import { wakeListen, type WakeListener } from "./wakeup.ts";
 
 /** What made a worker stop: a signal, a stop request in the store, or store errors. */
 export type StopSource = "signal" | "request" | "error";
@@ -492,10 +492,10 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   /** Lanes waiting for work, woken early by a wake-up (see lib/wakeup.ts). */
   const sleepers = new Set<() => void>();
-  /** When the last wake-up came (Date.now()). */
-  let wokenAt = 0;
+  /** How many wake-ups came (a lane compares it before and after an empty claim). */
+  let wakeups = 0;
   const wakeUp = () => {
-    wokenAt = Date.now();
+    wakeups++;
     for (const wake of [...sleepers]) wake();
   };
 
@@ -528,7 +528,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   async function step(lastWait: { ms: number }, laneIndex: number): Promise<boolean> {
     await upkeep(laneIndex);
     const cfg = await currentConfig();
-    const claimedAt = Date.now();
+    const wakeupsBefore = wakeups;
     const claimed = await jobClaimNext(kv, claimOptions(cfg, laneIndex));
     if (claimed.kind === "claimed") {
       lastWait.ms = timing.idleMinMs;
@@ -545,9 +545,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     }
     if (claimed.kind === "contended") return true;
     if (options.drain && await nothingLeft()) return false;
-    if (wokenAt < claimedAt) await idle(lastWait.ms, true);
+    if (wakeups === wakeupsBefore) await idle(lastWait.ms, true);
     // Woken (a job was enqueued on this host): look again at once, and soon after.
-    lastWait.ms = wokenAt >= claimedAt
+    lastWait.ms = wakeups !== wakeupsBefore
       ? timing.idleMinMs
       : Math.min(lastWait.ms * 2, timing.idleMaxMs);
     return true;
@@ -578,7 +578,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
 
   const done = (async () => {
     await workerPut(kv, record);
-    const wakeups = await wakeListen(wakeSocketPath(options.paths.dbPath, options.id), wakeUp);
+    let listener: WakeListener | null = null;
     const heartbeat = setInterval(() => {
       record.heartbeat_at = new Date().toISOString();
       void workerPut(kv, record).catch(() => {});
@@ -590,6 +590,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       control().catch(() => {}).finally(() => controlBusy = false);
     }, timing.controlMs);
     try {
+      listener = await wakeListen(wakeSocketPath(options.paths.dbPath, options.id), wakeUp);
       await maybeRescue(true).catch((error) => emit({ kind: "error", message: errorLine(error) }));
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => lane(i)));
     } finally {
@@ -597,7 +598,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       clearInterval(heartbeat);
       clearInterval(controlTimer);
       while (controlBusy) await new Promise((r) => setTimeout(r, 5));
-      await wakeups?.close();
+      await listener?.close();
       await workerRemove(kv, options.id).catch(() => {});
     }
     if (fatal) throw fatal;

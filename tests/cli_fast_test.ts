@@ -92,9 +92,15 @@ Deno.test("status, list and show print the same through the fast path as through
   }
 });
 
-Deno.test("list prints one tab-separated line per job when piped, and a drawn table on a terminal", async () => {
+Deno.test("list prints one tab-separated line per job when piped (nothing when there is none), and a drawn table on a terminal", async () => {
   const home = await Deno.makeTempDir({ prefix: "queuectl-fast-test-" });
   try {
+    const empty = captureContext(home);
+    assert.equal(await fastCommand(empty.ctx, ["list"]), 0, empty.err());
+    assert.deepEqual([empty.out(), empty.err()], ["", "No jobs\n"], "piped: no rows, a note");
+    const emptyTerminal = captureContext(home, true);
+    assert.equal(await fastCommand(emptyTerminal.ctx, ["list"]), 0);
+    assert.equal(emptyTerminal.out(), "No jobs\n");
     const setup = captureContext(home);
     for (const args of [["--id", "a", "true"], ["--id", "b", "echo\thi"]]) {
       assert.equal(await fastCommand(setup.ctx, ["enqueue", ...args]), 0, setup.err());

@@ -4,7 +4,7 @@ import { resolvePaths, wakeDir, wakeSocketPath } from "../lib/paths.ts";
 import { startWorker } from "../lib/worker.ts";
 import { jobGet, jobInsertMany } from "../lib/store/jobs.ts";
 import { makeJob, tempKv } from "./store/_kv.ts";
-import { waitFor } from "./_helpers/cli.ts";
+import { CLI_FLAGS, killPid, MAIN, runArgv, tempHome, waitFor } from "./_helpers/cli.ts";
 
 /** Whether a file exists. */
 async function exists(path: string): Promise<boolean> {
@@ -109,5 +109,32 @@ Deno.test("an idle worker polling once a minute runs a job at once when the enqu
     worker.stop(true);
     await worker.done;
     await store.cleanup();
+  }
+});
+
+Deno.test("a store named by a relative --db, and a CLI without net permission: no socket, no prompt, workers poll and run the job", async () => {
+  const home = await tempHome();
+  // The CLI as `deno install` runs it without --allow-net; the store relative to the cwd.
+  const argv = [Deno.execPath(), "run", "--quiet", "--no-prompt"];
+  const run = (args: string[]) =>
+    runArgv(home, [...argv, ...CLI_FLAGS.filter((f) => f !== "--allow-net"), MAIN, ...args]);
+  let pid: number | null = null;
+  try {
+    const started = await run(["--db", "q.db", "worker", "start", "--json"]);
+    assert.equal(started.code, 0, started.stderr);
+    pid = (JSON.parse(started.stdout) as { pid: number }[])[0].pid;
+    const enqueued = await run(["--db", "q.db", "enqueue", "--id", "rel", "true"]);
+    assert.equal(enqueued.code, 0, enqueued.stderr);
+    await waitFor(async () => {
+      const shown = await run(["--db", "q.db", "show", "rel", "--json"]);
+      return shown.code === 0 && JSON.parse(shown.stdout).state === "completed";
+    }, { timeoutMs: 20_000, what: "the job to complete" });
+    assert.equal(await exists(`${home.home}/q.db.wake`), false, "no socket for a relative path");
+    const stopped = await run(["--db", "q.db", "worker", "stop"]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    pid = null;
+  } finally {
+    if (pid !== null) killPid(pid);
+    await home.cleanup();
   }
 });

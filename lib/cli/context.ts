@@ -88,6 +88,15 @@ export function tableOptions(ctx: CliContext, color: boolean | undefined): Table
   return { color: useColor(ctx, color), terminal: ctx.stdoutIsTty() };
 }
 
+/**
+ * A line for people that goes with a table (the table is empty, or a remark above it): on
+ * stdout on a terminal, on stderr when piped, so that piped output holds only the rows.
+ */
+export function tableNote(ctx: CliContext, text: string): void {
+  if (ctx.stdoutIsTty()) ctx.out(text);
+  else ctx.err(text);
+}
+
 /** Opens the store for a command and always closes it. */
 export async function withStore<T>(paths: Paths, fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {
   const kv = await openStore(paths);

@@ -15,7 +15,7 @@ import {
 } from "../store/queues.ts";
 import { renderTable } from "../output/table.ts";
 import { toJson } from "../output/text.ts";
-import { type CliContext, tableOptions, withStore } from "./context.ts";
+import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 
 /** `queue list`: each queue's counts and settings. */
@@ -37,9 +37,9 @@ export async function queueListAction(
     ctx.out(toJson({ all_paused: allPaused, queues: rows }));
     return 0;
   }
-  if (allPaused) ctx.out("All queues are paused (queuectl resume)\n");
+  if (allPaused) tableNote(ctx, "All queues are paused (queuectl resume)\n");
   if (rows.length === 0) {
-    ctx.out("No queues yet\n");
+    tableNote(ctx, "No queues yet\n");
     return 0;
   }
   const table = rows.map((r) => [

@@ -14,7 +14,7 @@ import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues
 import { workersView, type WorkerView } from "../supervisor.ts";
 import { renderTable } from "../output/table.ts";
 import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
-import { type CliContext, tableOptions, withStore } from "./context.ts";
+import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseStateOption } from "./args.ts";
 
 /** The workers as a table, or a line saying there are none. */
@@ -193,16 +193,16 @@ export async function listAction(
     ctx.out(toJson(jobs));
     return 0;
   }
-  ctx.out(await jobsTable(ctx, jobs, options.color));
+  if (jobs.length === 0) tableNote(ctx, "No jobs\n");
+  else ctx.out(await jobsTable(ctx, jobs, options.color));
   if (total > jobs.length) {
     ctx.err(`Showing ${jobs.length} of ${total} jobs (newest first); use --limit to see more\n`);
   }
   return 0;
 }
 
-/** Jobs as a table for people. */
+/** Jobs as a table for people (at least one job). */
 export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): Promise<string> {
-  if (jobs.length === 0) return "No jobs\n";
   const now = new Date();
   const labels = jobs.some((j) => j.label);
   const rows = jobs.map((j) => [

@@ -21,7 +21,9 @@ export function busyTimeoutMs(): number {
     raw = undefined; // no permission to read it: the default applies
   }
   const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
-  return Number.isFinite(value) && value > 0 ? value : DEFAULT_BUSY_TIMEOUT_MS;
+  if (!(value > 0)) return DEFAULT_BUSY_TIMEOUT_MS;
+  // Beyond what a timer can hold (about 24.8 days) is as good as waiting for ever.
+  return value <= MAX_TIMER_MS ? value : Infinity;
 }
 
 /** Reports whether an error is SQLite's busy/locked refusal. */
@@ -37,6 +39,9 @@ export function isBusyError(error: unknown): boolean {
  * of their throughput. A lock held longer (a big batch insert) gets growing waits after.
  */
 const IMMEDIATE_RETRIES = 16;
+
+/** The longest delay a timer takes (a 32-bit count of milliseconds). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Calls `fn`, repeating it while the store is busy: at once, then with a growing pause. */
 export async function retryBusy<T>(fn: () => Promise<T>, maxWaitMs = 30_000): Promise<T> {
@@ -102,21 +107,45 @@ function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
     throw storeError(error, guard.path);
   });
   if (!Number.isFinite(guard.timeoutMs)) return call;
-  // AbortSignal.timeout rather than setTimeout: Deno loads its Node-compatible timers on the
-  // first setTimeout, about 8 ms of a command's start-up. The signal's timer needs nothing
-  // loaded and, once its listener is removed, neither fires nor keeps the process alive.
+  return signalDeadlines < SIGNAL_DEADLINES
+    ? withSignalDeadline(guard, call)
+    : withTimerDeadline(guard, call);
+}
+
+/**
+ * How many calls of a process get their deadline from an AbortSignal.timeout. Deno loads
+ * its Node-compatible timers on the first setTimeout, about 8 ms of a command's start-up;
+ * the signal's timer needs nothing loaded and, its listener removed, neither fires nor
+ * keeps the process alive, but it lives (about 600 bytes) until its time is up. A command
+ * makes a few calls; a long-lived process (dashboard, `status --watch`) goes on with
+ * timers it can clear.
+ */
+const SIGNAL_DEADLINES = 64;
+let signalDeadlines = 0;
+
+/** The error of a call that waited past its deadline (and marks the store wedged). */
+function gaveUp(guard: Guard): OperationError {
+  guard.wedged = true;
+  const seconds = Math.round(guard.timeoutMs / 100) / 10;
+  return new OperationError(
+    `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
+  );
+}
+
+function withTimerDeadline<T>(guard: Guard, call: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(gaveUp(guard)), guard.timeoutMs);
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+}
+
+function withSignalDeadline<T>(guard: Guard, call: Promise<T>): Promise<T> {
+  signalDeadlines++;
   const signal = AbortSignal.timeout(guard.timeoutMs);
   let onAbort = () => {};
   const deadline = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      guard.wedged = true;
-      const seconds = Math.round(guard.timeoutMs / 100) / 10;
-      reject(
-        new OperationError(
-          `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
-        ),
-      );
-    };
+    onAbort = () => reject(gaveUp(guard));
     signal.addEventListener("abort", onAbort, { once: true });
   });
   return Promise.race([call, deadline]).finally(() => signal.removeEventListener("abort", onAbort));
