@@ -66,17 +66,27 @@ function safeName(id: string): string {
   return name === "." || name === ".." ? name.replaceAll(".", "%2E") : name;
 }
 
+/** Unix socket paths are limited to 108 bytes on Linux and 104 on macOS. */
+const MAX_SOCKET_PATH_BYTES = 100;
+
 /**
  * The socket an idle worker of the store at `dbPath` listens on for wake-ups (beside the
- * store, so only workers of that store are woken).
+ * store, so only workers of that store are woken), or null where it can have none: a path
+ * too long for a unix socket, or a relative store (see wakeDir). Such a worker only polls.
  */
-export function wakeSocketPath(dbPath: string, workerId: string): string {
-  return join(wakeDir(dbPath), `${safeName(workerId)}.sock`);
+export function wakeSocketPath(dbPath: string, workerId: string): string | null {
+  const dir = wakeDir(dbPath);
+  if (dir === null) return null;
+  const path = join(dir, `${safeName(workerId)}.sock`);
+  return new TextEncoder().encode(path).length <= MAX_SOCKET_PATH_BYTES ? path : null;
 }
 
-/** The directory of the wake-up sockets of the store at `dbPath`. */
-export function wakeDir(dbPath: string): string {
-  return `${dbPath}.wake`;
+/**
+ * The directory of the wake-up sockets of the store at `dbPath`; null for a relative store
+ * path, since Deno names (and grants) a unix socket only by its absolute path.
+ */
+export function wakeDir(dbPath: string): string | null {
+  return dbPath.startsWith("/") ? `${dbPath}.wake` : null;
 }
 
 /** The directory part of a path. */

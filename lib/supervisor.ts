@@ -43,8 +43,7 @@ export interface WorkerArgs {
 
 /**
  * The permissions a worker runs with under `deno run`: only what it needs. Its network is
- * its own wake-up socket alone (Deno names a unix socket only by an absolute path: for a
- * relative `--db` the worker has none, and polls).
+ * its own wake-up socket alone, when it can have one (see wakeSocketPath).
  */
 export function workerPermissionFlags(paths: Paths, workerId: string): string[] {
   const dirs = [...new Set([paths.dataDir, dirname(paths.dbPath)])].join(",");
@@ -55,7 +54,7 @@ export function workerPermissionFlags(paths: Paths, workerId: string): string[] 
     "--allow-run=sh,setsid",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
-    ...(socket.startsWith("/") ? [`--allow-net=unix:${socket}`] : []),
+    ...(socket ? [`--allow-net=unix:${socket}`] : []),
   ];
 }
 

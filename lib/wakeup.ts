@@ -2,14 +2,12 @@
  * Wake-ups on one host: an idle worker listens on a unix socket beside the store, and
  * `enqueue` connects to each such socket after its commit, so workers claim the new job
  * at once instead of at their next poll. Best effort: polling stays the guarantee (another
- * host, a system without unix sockets, a path too long for one, a process without the
- * permission: workers get `--allow-net=unix:<their socket>`, the CLI `--allow-net`).
+ * host, a system without unix sockets, a store with no socket path (see wakeSocketPath), a
+ * process without the permission: workers get `--allow-net=unix:<their socket>`, the CLI
+ * `--allow-net`).
  * @module
  */
 import { dirname, wakeDir } from "./paths.ts";
-
-/** Unix socket paths are limited to 108 bytes on Linux and 104 on macOS. */
-const MAX_SOCKET_PATH = 100;
 
 /** How many workers one enqueue wakes at most (they are poked in parallel). */
 const MAX_POKES = 64;
@@ -17,11 +15,9 @@ const MAX_POKES = 64;
 /**
  * Whether this process may use the socket at `path` (read, write and net on it): asked
  * first, so that a process without the permission (`deno install` without `--allow-net`,
- * say) never prompts. A relative path is never usable: Deno names unix sockets absolutely
- * (and its permission query throws for a relative one unless all of the net is granted).
+ * say) never prompts. (Deno's query throws for a relative socket path: not usable either.)
  */
 function mayUse(path: string): boolean {
-  if (!path.startsWith("/")) return false;
   const wanted: Deno.PermissionDescriptor[] = [
     { name: "read", path },
     { name: "write", path },
@@ -40,11 +36,11 @@ export interface WakeListener {
 }
 
 /**
- * Listens at `path` and calls `onWake` for every connection; null when no socket can be
- * made there (the worker then only polls).
+ * Listens at `path` (a wakeSocketPath) and calls `onWake` for every connection; null when
+ * no socket can be made there (the worker then only polls).
  */
 export async function wakeListen(path: string, onWake: () => void): Promise<WakeListener | null> {
-  if (new TextEncoder().encode(path).length > MAX_SOCKET_PATH || !mayUse(path)) return null;
+  if (!mayUse(path)) return null;
   let listener: Deno.UnixListener;
   try {
     await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -79,8 +75,8 @@ export async function wakeListen(path: string, onWake: () => void): Promise<Wake
 export async function wakeWorkers(dbPath: string): Promise<void> {
   const dir = wakeDir(dbPath);
   const paths: string[] = [];
+  if (dir === null) return;
   try {
-    if (!dir.startsWith("/")) return; // see mayUse
     if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return;
     for (const entry of Deno.readDirSync(dir)) {
       if (entry.name.endsWith(".sock")) paths.push(`${dir}/${entry.name}`);

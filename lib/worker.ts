@@ -590,7 +590,8 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       control().catch(() => {}).finally(() => controlBusy = false);
     }, timing.controlMs);
     try {
-      listener = await wakeListen(wakeSocketPath(options.paths.dbPath, options.id), wakeUp);
+      const socket = wakeSocketPath(options.paths.dbPath, options.id);
+      if (socket) listener = await wakeListen(socket, wakeUp);
       await maybeRescue(true).catch((error) => emit({ kind: "error", message: errorLine(error) }));
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => lane(i)));
     } finally {

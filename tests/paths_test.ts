@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { attemptLogPath, dataDir, dirname, jobLogDir, resolvePaths } from "../lib/paths.ts";
+import {
+  attemptLogPath,
+  dataDir,
+  dirname,
+  jobLogDir,
+  resolvePaths,
+  wakeDir,
+  wakeSocketPath,
+} from "../lib/paths.ts";
 
 Deno.test("dataDir() prefers QUEUECTL_HOME, then XDG_DATA_HOME, then HOME", () => {
   const all = { QUEUECTL_HOME: "/q", XDG_DATA_HOME: "/xdg", HOME: "/home/u" };
@@ -49,4 +57,14 @@ Deno.test("dirname() returns the directory part of a path", () => {
   assert.equal(dirname("/a/b/c.db"), "/a/b");
   assert.equal(dirname("/c.db"), "/");
   assert.equal(dirname("c.db"), ".");
+});
+
+Deno.test("wakeSocketPath() is beside the store, and null for a relative store or a path too long for a socket", () => {
+  assert.equal(wakeSocketPath("/data/q/queue.db", "w-1a2b"), "/data/q/queue.db.wake/w-1a2b.sock");
+  assert.equal(wakeDir("/data/q/queue.db"), "/data/q/queue.db.wake");
+  assert.equal(wakeSocketPath("q.db", "w-1a2b"), null);
+  assert.equal(wakeDir("q.db"), null);
+  assert.equal(wakeSocketPath(`/${"d".repeat(120)}/queue.db`, "w-1a2b"), null);
+  const longest = `/${"d".repeat(100 - "/.wake/w-1.sock".length - 2)}/q`;
+  assert.equal(wakeSocketPath(longest, "w-1")?.length, 100);
 });
