@@ -107,9 +107,19 @@ function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
     throw storeError(error, guard.path);
   });
   if (!Number.isFinite(guard.timeoutMs)) return call;
-  return signalDeadlines < SIGNAL_DEADLINES
-    ? withSignalDeadline(guard, call)
-    : withTimerDeadline(guard, call);
+  let cancel = () => {};
+  const deadline = new Promise<never>((_, reject) => {
+    const expire = () => reject(gaveUp(guard));
+    if (signalDeadlines++ < SIGNAL_DEADLINES) {
+      const signal = AbortSignal.timeout(guard.timeoutMs);
+      signal.addEventListener("abort", expire, { once: true });
+      cancel = () => signal.removeEventListener("abort", expire);
+    } else {
+      const timer = setTimeout(expire, guard.timeoutMs);
+      cancel = () => clearTimeout(timer);
+    }
+  });
+  return Promise.race([call, deadline]).finally(() => cancel());
 }
 
 /**
@@ -130,25 +140,6 @@ function gaveUp(guard: Guard): OperationError {
   return new OperationError(
     `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
   );
-}
-
-function withTimerDeadline<T>(guard: Guard, call: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(gaveUp(guard)), guard.timeoutMs);
-  });
-  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
-}
-
-function withSignalDeadline<T>(guard: Guard, call: Promise<T>): Promise<T> {
-  signalDeadlines++;
-  const signal = AbortSignal.timeout(guard.timeoutMs);
-  let onAbort = () => {};
-  const deadline = new Promise<never>((_, reject) => {
-    onAbort = () => reject(gaveUp(guard));
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([call, deadline]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 /** Wraps an atomic operation so that its commit is guarded. */
