@@ -546,10 +546,10 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     if (claimed.kind === "contended") return true;
     if (options.drain && await nothingLeft()) return false;
     if (wakeups === wakeupsBefore) await idle(lastWait.ms, true);
-    // Woken (a job was enqueued on this host): look again at once, and soon after.
-    lastWait.ms = wakeups !== wakeupsBefore
-      ? timing.idleMinMs
-      : Math.min(lastWait.ms * 2, timing.idleMaxMs);
+    // Woken, during the claim or the wait (a job was enqueued on this host): look again at
+    // once, and soon after.
+    const woken = wakeups !== wakeupsBefore;
+    lastWait.ms = woken ? timing.idleMinMs : Math.min(lastWait.ms * 2, timing.idleMaxMs);
     return true;
   }
 

@@ -63,6 +63,9 @@ async function runJob(command: string, cwd: string): Promise<AttemptOutcome> {
     : { kind: "exited", code: status.code };
 }
 
+/** The dependents marker as absent: bench jobs have no dependents, so none is read. */
+const NO_DEPENDENTS = { key: ["none"], value: null, versionstamp: null };
+
 let done = 0;
 let current: JobEntry | null = null;
 const lane = Deno.pid % 4;
@@ -101,10 +104,7 @@ while (true) {
     output_tail: "",
   };
   const op = kv.atomic();
-  await addChange(kv, op, current, finished.job, {
-    attempt,
-    dependents: { key: ["none"], value: null, versionstamp: null },
-  });
+  await addChange(kv, op, current, finished.job, { attempt, dependents: NO_DEPENDENTS });
   const candidates = await next;
   let claimedNext = null;
   for (const entry of candidates?.entries ?? []) {
@@ -122,10 +122,7 @@ while (true) {
   const fresh = await jobGet(kv, job.id);
   if (!fresh) throw new Error(`Job ${job.id} vanished`);
   const alone = kv.atomic();
-  await addChange(kv, alone, fresh, finished.job, {
-    attempt,
-    dependents: { key: ["none"], value: null, versionstamp: null },
-  });
+  await addChange(kv, alone, fresh, finished.job, { attempt, dependents: NO_DEPENDENTS });
   if (!(await alone.commit()).ok) throw new Error(`Could not record ${job.id}`);
   done++;
   current = null;
