@@ -6,6 +6,7 @@ import { UsageError } from "./errors.ts";
 import type { Job } from "./job.ts";
 import { type Config, MAX_RETRIES, MAX_TIMEOUT_SECONDS } from "./config.ts";
 import { parseDuration } from "./duration.ts";
+import { parseIsoTime } from "./iso_time.ts";
 
 /** A validated job spec: what a user may say about a new job. */
 export interface JobSpec {
@@ -95,9 +96,7 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
   if (input.state !== undefined && input.state !== "pending") throw bad("state", `"pending"`);
   if (input.attempts !== undefined && input.attempts !== 0) throw bad("attempts", "0");
   for (const field of ["created_at", "updated_at"]) {
-    if (input[field] !== undefined && !isIsoDate(input[field])) {
-      throw bad(field, "an ISO-8601 time");
-    }
+    if (input[field] !== undefined) isoTimeField(input[field], (e) => bad(field, e));
   }
   const command = input.command;
   if (typeof command !== "string" || command.trim() === "") {
@@ -142,8 +141,7 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
     spec.queue = input.queue;
   }
   if (input.run_at !== undefined) {
-    if (!isIsoDate(input.run_at)) throw bad("run_at", "an ISO-8601 time");
-    spec.run_at = new Date(input.run_at as string);
+    spec.run_at = isoTimeField(input.run_at, (e) => bad("run_at", e));
   }
   if (input.delay !== undefined) {
     if (typeof input.delay !== "string" && typeof input.delay !== "number") {
@@ -222,9 +220,12 @@ function integerField(value: unknown, min: number, error: () => UsageError): num
   return value;
 }
 
-function isIsoDate(value: unknown): boolean {
-  return typeof value === "string" && /^\d{4}-\d{2}-\d{2}T/.test(value) &&
-    !Number.isNaN(Date.parse(value));
+/** Reads a date field: not an ISO-8601 string, or a day its month lacks, throws `bad(expected)`. */
+function isoTimeField(value: unknown, bad: (expected: string) => UsageError): Date {
+  const parsed = typeof value === "string" ? parseIsoTime(value) : { kind: "malformed" as const };
+  if (parsed.kind === "time") return parsed.date;
+  if (parsed.kind === "malformed") throw bad("an ISO-8601 time");
+  throw bad(`a day that exists (${parsed.why})`);
 }
 
 /** What a new job needs besides its spec. */

@@ -20,7 +20,7 @@ function captureContext(
       err: (text) => err += text,
       stdoutIsTty: () => terminal,
       stderrIsTty: () => false,
-      readStdin: () => Promise.resolve(""),
+      readStdin: () => Promise.resolve(new Uint8Array()),
       cwd: () => home,
     },
     out: () => out,

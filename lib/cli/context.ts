@@ -17,7 +17,8 @@ export interface CliContext {
   err: (text: string) => void;
   stdoutIsTty: () => boolean;
   stderrIsTty: () => boolean;
-  readStdin: () => Promise<string>;
+  /** Standard input as bytes (decoded by the command, which refuses invalid UTF-8). */
+  readStdin: () => Promise<Uint8Array>;
   cwd: () => string;
   hostname: () => string;
   pid: number;
@@ -34,7 +35,7 @@ export function processContext(): CliContext {
     err: (text) => writeAllSync(Deno.stderr, encoder.encode(text)),
     stdoutIsTty: () => Deno.stdout.isTerminal(),
     stderrIsTty: () => Deno.stderr.isTerminal(),
-    readStdin: async () => await new Response(Deno.stdin.readable).text(),
+    readStdin: async () => await new Response(Deno.stdin.readable).bytes(),
     cwd: () => Deno.cwd(),
     hostname: () => Deno.env.get("QUEUECTL_HOSTNAME") || Deno.hostname(),
     pid: Deno.pid,

@@ -14,6 +14,8 @@ import {
 } from "../job_spec.ts";
 import { defaultConfig, MAX_TIMEOUT_SECONDS } from "../config.ts";
 import { parseDuration } from "../duration.ts";
+import { parseIsoTime } from "../iso_time.ts";
+import { decodeUtf8 } from "../utf8.ts";
 import { newJobId, nextSeq } from "../ids.ts";
 import { configLoad } from "../store/config.ts";
 import { jobGetMany, jobInsertMany, jobInsertOne, uniqueHolderGet } from "../store/jobs.ts";
@@ -201,7 +203,9 @@ async function readSpecs(
       `Missing job: expected a JSON spec, a command, a .json file, or "-" for NDJSON on stdin`,
     );
   }
-  if (args.length === 1 && args[0] === "-") return parseFileText(await ctx.readStdin(), "stdin");
+  if (args.length === 1 && args[0] === "-") {
+    return parseFileText(decodeUtf8(await ctx.readStdin(), "stdin"), "stdin");
+  }
   if (args.length === 1) {
     const arg = args[0].trim();
     if (arg.startsWith("{")) return [parseJobJson(arg)];
@@ -301,11 +305,14 @@ function parseOverrides(options: EnqueueOptions): Overrides {
     o.delay = checkDelay(parseDuration(options.delay, "--delay"), "--delay");
   }
   if (options.runAt !== undefined) {
-    const t = Date.parse(options.runAt);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(options.runAt) || Number.isNaN(t)) {
-      throw new UsageError(`Invalid --run-at "${options.runAt}": expected an ISO-8601 time`);
+    const parsed = parseIsoTime(options.runAt, { dateOnly: true });
+    if (parsed.kind !== "time") {
+      const why = parsed.kind === "impossible"
+        ? `expected a day that exists (${parsed.why})`
+        : "expected an ISO-8601 time";
+      throw new UsageError(`Invalid --run-at "${options.runAt}": ${why}`);
     }
-    o.run_at = new Date(t);
+    o.run_at = parsed.date;
   }
   // The rest are checked by the job-spec rules, so the messages match the JSON form's.
   const fields: Record<string, unknown> = { command: "x" };
@@ -336,8 +343,12 @@ function applyOverrides(spec: JobSpec, o: Overrides): JobSpec {
 }
 
 async function readFile(path: string): Promise<string> {
+  return decodeUtf8(await readBytes(path), `"${path}"`);
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    return await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new UsageError(`Cannot read "${path}": no such file`);

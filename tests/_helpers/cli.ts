@@ -62,7 +62,7 @@ export interface CliResult {
 export async function cli(
   home: TempHome,
   args: string[],
-  options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
+  options: { stdin?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
   return await runArgv(home, [...cliCommand(), ...args], options);
 }
@@ -71,7 +71,7 @@ export async function cli(
 export async function runArgv(
   home: TempHome,
   argv: string[],
-  options: { stdin?: string; env?: Record<string, string>; cwd?: string } = {},
+  options: { stdin?: string | Uint8Array; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
   const [cmd, ...args] = argv;
   const child = new Deno.Command(cmd, {
@@ -84,7 +84,8 @@ export async function runArgv(
   }).spawn();
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
+    const stdin = options.stdin;
+    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
     await writer.close();
   }
   const out = await child.output();

@@ -8,8 +8,19 @@ import { cli, type TempHome, tempHome } from "../_helpers/cli.ts";
 interface Case {
   name: string;
   args: string[];
-  stdin?: string;
+  stdin?: string | Uint8Array;
+  /** Files written into the data dir (the CLI's working directory) before the case runs. */
+  files?: Record<string, Uint8Array>;
+  /** What the line on stderr must say, when the case checks its wording. */
+  says?: RegExp;
 }
+
+/** A job file whose command holds "é" in Latin-1 (0xE9), not UTF-8, at byte offset 25. */
+const LATIN1_JOB = new Uint8Array([
+  ...new TextEncoder().encode('{"id":"l1","command":"caf'),
+  0xe9,
+  ...new TextEncoder().encode('"}\n'),
+]);
 
 const SPEC = (fields: Record<string, unknown>) => JSON.stringify(fields);
 
@@ -33,6 +44,43 @@ const CASES: Case[] = [
   { name: "bad id", args: ["enqueue", SPEC({ id: "bad id!", command: "true" })] },
   { name: "duplicate id", args: ["enqueue", SPEC({ id: "seed1", command: "true" })] },
   { name: "bad run_at", args: ["enqueue", SPEC({ command: "true", run_at: "tomorrow" })] },
+  {
+    name: "run_at on a day February lacks",
+    args: ["enqueue", SPEC({ command: "true", run_at: "2027-02-30T00:00:00Z" })],
+    says: /"run_at" must be a day that exists \(February 2027 has 28 days\)/,
+  },
+  {
+    name: "run_at on April 31 in an NDJSON batch",
+    args: ["enqueue", "-"],
+    stdin: `${SPEC({ command: "true" })}\n${
+      SPEC({ command: "true", run_at: "2027-04-31T10:00:00+02:00" })
+    }\n`,
+  },
+  {
+    name: "pasted created_at on a day that does not exist",
+    args: ["enqueue", SPEC({ command: "true", created_at: "2027-06-31T00:00:00Z" })],
+  },
+  {
+    name: "pasted updated_at on February 29 of a common year",
+    args: ["enqueue", SPEC({ command: "true", updated_at: "2027-02-29T00:00:00Z" })],
+  },
+  {
+    name: "job file with invalid UTF-8",
+    args: ["enqueue", "--file", "latin1.json"],
+    files: { "latin1.json": LATIN1_JOB },
+    says: /^Invalid UTF-8 in "latin1\.json" at byte offset 25 \(0xe9\)/,
+  },
+  {
+    name: "job file with invalid UTF-8 named as the argument",
+    args: ["enqueue", "latin1.json"],
+    says: /byte offset 25/,
+  },
+  {
+    name: "NDJSON on stdin with invalid UTF-8",
+    args: ["enqueue", "-"],
+    stdin: LATIN1_JOB,
+    says: /^Invalid UTF-8 in stdin at byte offset 25/,
+  },
   { name: "bad delay", args: ["enqueue", SPEC({ command: "true", delay: "5 fortnights" })] },
   { name: "bad queue", args: ["enqueue", SPEC({ command: "true", queue: "bad queue" })] },
   {
@@ -47,6 +95,15 @@ const CASES: Case[] = [
   { name: "bad --priority", args: ["enqueue", "--priority", "high", "true"] },
   { name: "bad --delay", args: ["enqueue", "--delay", "soon", "true"] },
   { name: "bad --run-at", args: ["enqueue", "--run-at", "yesterday", "true"] },
+  {
+    name: "--run-at April 31",
+    args: ["enqueue", "--run-at", "2027-04-31", "true"],
+    says: /^Invalid --run-at "2027-04-31": expected a day that exists \(April 2027 has 30 days\)$/,
+  },
+  {
+    name: "--run-at February 30 with a time",
+    args: ["enqueue", "--run-at", "2027-02-30T09:00:00Z", "true"],
+  },
   {
     name: "--delay with --run-at",
     args: ["enqueue", "--delay", "5m", "--run-at", "2030-01-01T00:00:00Z", "true"],
@@ -136,6 +193,9 @@ Deno.test(`bad input: ${CASES.length} malformed inputs across every command exit
     for (const c of CASES) {
       assert.ok(!names.has(c.name), `case names are unique: ${c.name}`);
       names.add(c.name);
+      for (const [name, bytes] of Object.entries(c.files ?? {})) {
+        await Deno.writeFile(`${home.home}/${name}`, bytes);
+      }
       const before = await storeDump(home);
       const result = await cli(home, c.args, { stdin: c.stdin });
       const what = `${c.name} (queuectl ${c.args.join(" ")})`;
@@ -145,6 +205,7 @@ Deno.test(`bad input: ${CASES.length} malformed inputs across every command exit
       assert.ok(result.stderr.endsWith("\n"), `${what}: the line ends with a newline`);
       assert.doesNotMatch(result.stderr, /^ {4}at |error: Uncaught|Stack backtrace/m, what);
       assert.match(lines[0], /^[A-Z]/, `${what}: the message starts with a capital`);
+      if (c.says) assert.match(lines[0], c.says, what);
       assert.equal(result.stdout, "", `${what}: nothing on stdout`);
       assert.equal(await storeDump(home), before, `${what}: the store is unchanged`);
     }
