@@ -36,6 +36,10 @@ export class TailBuffer {
     if (this.#end + chunk.length >= size) this.#full = true;
     this.#end = (this.#end + chunk.length) % size;
   }
+  /** Bytes of memory this buffer holds (0 until the first bytes arrive). */
+  get heldBytes(): number {
+    return this.#buf.length;
+  }
   /** The kept bytes, oldest first. */
   bytes(): Uint8Array {
     if (!this.#full) return this.#buf.slice(0, this.#end);
@@ -77,6 +81,11 @@ export class CappedLog {
   /** Bytes taken so far (written, kept or dropped). */
   get bytesSeen(): number {
     return this.#written + this.#overflow;
+  }
+
+  /** Bytes of the tail held in memory now (at most MAX_MEMORY_TAIL_BYTES). */
+  get tailBytesHeld(): number {
+    return this.#tail?.heldBytes ?? 0;
   }
 
   /** Takes the next chunk of output. */

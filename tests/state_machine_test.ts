@@ -301,14 +301,102 @@ Deno.test("cancel() cancels waiting jobs only", () => {
   refused(cancel(pending, at(3)), "wrong_state");
 });
 
-Deno.test("transitions never change the job they are given", () => {
-  const job = makeJob();
-  const frozen = structuredClone(job);
-  const claimed = claimAt(job, at(0));
-  finishAt(claimed, at(1), exited(1));
-  expireLease(claimed, { now: at(100), backoff: BACKOFF });
-  cancel(job, at(1));
-  assert.deepEqual(job, frozen);
+/** Freezes a value and everything it holds, so that any write to it throws. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/** A deep-frozen copy of `job` (the transitions are given frozen jobs and inputs). */
+const frozen = (job: Job): Job => deepFreeze(structuredClone(job));
+
+Deno.test("transitions never change the job they are given: every transition from every state, with deep-frozen jobs and inputs", () => {
+  const pending = makeJob({ max_retries: 3, after: ["p1"] });
+  const ready = ok(releaseDependency(pending, { id: "p1", state: "completed" }, at(0)));
+  const delayed = makeJob({ delay: 60 });
+  const claimed = claimAt(ready, at(1));
+  const failed = finishAt(claimed, at(2), exited(1));
+  const lostOnce = { ...claimAt({ ...failed, next_run_at: null }, at(5)), lost: 1 };
+  const dead = finishAt(claimAt(makeJob({ max_retries: 0 }), at(1)), at(2), exited(1));
+  const completed = finishAt(claimAt(ready, at(1)), at(2), exited(0));
+  const cancelled = ok(cancel(ready, at(1)));
+  const jobs = { pending, ready, delayed, claimed, failed, lostOnce, dead, completed, cancelled };
+  const outcomes: AttemptOutcome[] = [
+    exited(0),
+    exited(1),
+    { kind: "signaled", signal: "SIGKILL" },
+    { kind: "timeout", seconds: 3 },
+    { kind: "spawn_failed", message: "no sh" },
+    { kind: "stopped" },
+    { kind: "cancelled" },
+  ];
+  const backoff = deepFreeze({ ...BACKOFF });
+  const now = at(100);
+  const allowed = new Set<string>(), tried = new Set<string>();
+  for (const [name, job] of Object.entries(jobs)) {
+    const snapshot = structuredClone(job);
+    const calls: [string, () => Transition][] = [
+      [
+        "claim",
+        () =>
+          claim(
+            frozen(job),
+            deepFreeze({ now, workerId: "w2", leaseToken: "t2", leaseSeconds: 30 }),
+          ),
+      ],
+      [
+        "unclaim",
+        () => unclaim(frozen(job), deepFreeze({ leaseToken: "tok", before: frozen(failed) })),
+      ],
+      [
+        "renewLease",
+        () => renewLease(frozen(job), deepFreeze({ now, leaseToken: "tok", leaseSeconds: 30 })),
+      ],
+      ...outcomes.map((outcome): [string, () => Transition] => [
+        `finish ${outcome.kind}`,
+        () =>
+          finish(
+            frozen(job),
+            deepFreeze({ now, leaseToken: "tok", outcome, backoff, random: 0.5 }),
+          ),
+      ]),
+      ["expireLease", () => expireLease(frozen(job), deepFreeze({ now, backoff }))],
+      [
+        "expireLease maxLost",
+        () => expireLease(frozen(job), deepFreeze({ now, backoff, maxLost: 2 })),
+      ],
+      ["promote", () => promote(frozen(job), now)],
+      ["retryFromDlq", () => retryFromDlq(frozen(job), now)],
+      [
+        "releaseDependency completed",
+        () =>
+          releaseDependency(
+            frozen(job),
+            deepFreeze({ id: "p1", state: "completed" as const }),
+            now,
+          ),
+      ],
+      [
+        "releaseDependency dead",
+        () => releaseDependency(frozen(job), deepFreeze({ id: "p1", state: "dead" as const }), now),
+      ],
+      ["cancel", () => cancel(frozen(job), now)],
+    ];
+    for (const [transition, call] of calls) {
+      try {
+        tried.add(transition);
+        if (call().ok) allowed.add(transition);
+      } catch (error) {
+        assert.fail(`${transition} of a ${name} job wrote to its input: ${error}`);
+      }
+    }
+    assert.deepEqual(job, snapshot, `${name}: the unfrozen original is unchanged too`);
+  }
+  assert.equal(now.getTime(), at(100).getTime(), "the clock given is unchanged");
+  assert.deepEqual([...allowed].sort(), [...tried].sort(), "each one ran from some state");
 });
 
 Deno.test("finish() sends fail_fast_on exit codes, and codes outside retry_on, to the DLQ", () => {

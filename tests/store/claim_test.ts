@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
 import { addClaim, claimCandidates, jobClaimNext } from "../../lib/store/claim.ts";
 import { queueSettingsUpdate } from "../../lib/store/queues.ts";
-import { jobKey } from "../../lib/store/keys.ts";
+import { jobKey, queueCountKey } from "../../lib/store/keys.ts";
 import { queueNames } from "../../lib/store/queues.ts";
 import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
-import { addChange, jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
+import { addChange, jobCommitChange, jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
 import { rescue } from "../../lib/store/rescue.ts";
 import { assertConsistent, completedRun, makeJob, tempKv } from "./_kv.ts";
 
@@ -172,6 +172,14 @@ Deno.test("one commit finishes a job and claims the next: a capped queue's one s
     assert.equal((await stale.commit()).ok, false);
     assert.equal((await jobGet(kv, "a"))!.job.state, "processing", "nothing half-written");
 
+    // The queue's running count changed after the read (b's record did not): fails too.
+    const countStale = (await build()).op;
+    const running = await kv.get<Deno.KvU64>(queueCountKey("q", "processing"));
+    assert.ok(running.value, "the counter exists");
+    await kv.set(running.key, running.value); // the same count at a new versionstamp
+    assert.equal((await countStale.commit()).ok, false, "the running count is checked");
+    assert.equal((await jobGet(kv, "a"))!.job.state, "processing", "nothing half-written");
+
     const result = await (await build()).op.commit();
     assert.ok(result.ok);
     const a = (await jobGet(kv, "a"))!, claimedB = (await jobGet(kv, "b"))!;
@@ -181,6 +189,54 @@ Deno.test("one commit finishes a job and claims the next: a capped queue's one s
     assert.equal((await queueCountsGet(kv, "q")).processing, 1, "the cap still holds");
     assert.equal((await jobClaimNext(kv, options())).kind, "empty");
     await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("two claimers of a capped queue (concurrency 1) with two ready jobs: both read a free slot, both commit, exactly one claim lands", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await queueSettingsUpdate(kv, "q", { concurrency: 1 });
+    const other = await t.open();
+    const options = (workerId: string) => ({ workerId, leaseSeconds: 30, now: new Date() });
+    // Round 1 with the running counter absent (the queue never ran a job); round 2 with it
+    // present at 0 (a job ran and finished), where a check skipped unless the counter is
+    // absent would let both claims land.
+    for (const round of [1, 2]) {
+      const ids = [`r${round}a`, `r${round}b`];
+      await jobInsertMany(kv, ids.map((id) => makeJob({ id, queue: "q" })));
+      const running = await kv.get<Deno.KvU64>(queueCountKey("q", "processing"));
+      assert.equal(running.versionstamp === null, round === 1, "the counter's presence");
+      const reads = [
+        await claimCandidates(kv, options("w1")),
+        await claimCandidates(other, options("w2")),
+      ];
+      const ops = await Promise.all(reads.map(async (candidates, i) => {
+        assert.ok(candidates, "both claimers see a free slot");
+        assert.deepEqual(candidates.entries.map((e) => e.job.id), ids);
+        const op = [kv, other][i].atomic();
+        const entry = candidates.entries[i]; // each goes for a different job
+        const job = await addClaim(kv, op, candidates, entry, options(`w${i + 1}`));
+        assert.equal(job?.id, ids[i]);
+        return { op };
+      }));
+      const results = await Promise.all(ops.map(({ op }) => op.commit()));
+      assert.deepEqual(
+        results.map((r) => r.ok).sort(),
+        [false, true],
+        `round ${round}: exactly one commit lands`,
+      );
+      assert.equal((await queueCountsGet(kv, "q")).processing, 1, "the cap holds");
+      await assertConsistent(kv);
+      // Finish the running job so the next round starts with a free slot.
+      const winner = ids[results.findIndex((r) => r.ok)];
+      const held = (await jobGet(kv, winner))!;
+      assert.ok(await jobCommitChange(kv, held, completedRun(held.job)));
+      const loser = (await jobGet(kv, ids[results.findIndex((r) => !r.ok)]))!;
+      assert.ok(await jobCommitChange(kv, loser, null), "the unclaimed job is removed");
+    }
   } finally {
     await t.cleanup();
   }
