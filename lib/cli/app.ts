@@ -261,14 +261,19 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .description("serve a web dashboard, a JSON API and Prometheus /metrics (Ctrl-C stops)")
     .option("-p, --port <n>", "port to listen on; 0 picks a free one (default 8080)")
     .option("--host <address>", "address to bind (default 127.0.0.1; others need a token)")
-    .option("--token <token>", "required by the API and /metrics (generated off loopback)")
+    .option(
+      "--token <token>",
+      "required by the API and /metrics (generated off loopback; also $QUEUECTL_DASHBOARD_TOKEN)",
+    )
+    .option("--token-file <path>", "read the token from this file (kept out of `ps`)")
     .option("--open", "open the page in a browser (xdg-open or open)")
     .addHelpText(
       "after",
       examples([
         "queuectl dashboard",
         "queuectl dashboard --port 0 --open",
-        'queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"',
+        "openssl rand -hex 16 > ~/.queuectl-token && chmod 600 ~/.queuectl-token",
+        "queuectl dashboard --host 0.0.0.0 --token-file ~/.queuectl-token",
         "curl -s http://127.0.0.1:8080/metrics",
       ]) + "\nThe first line on stdout is the URL (with #token=… when a token is set).\n",
     )

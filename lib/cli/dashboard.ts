@@ -15,8 +15,14 @@ export interface DashboardCliOptions {
   port?: string;
   host?: string;
   token?: string;
+  tokenFile?: string;
   open?: boolean;
 }
+
+/** The environment variable that may hold the dashboard's token (kept out of `ps`). */
+export const TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN";
+
+const TOKEN_PATTERN = /^[\x21-\x7e]{8,256}$/;
 
 /** A fresh random token: 24 bytes, base64url (32 characters). */
 export function newToken(): string {
@@ -35,12 +41,7 @@ export async function dashboardAction(
   if (host === "" || /[\s/]/.test(host)) {
     throw new UsageError(`Invalid --host "${options.host}": expected an address or host name`);
   }
-  if (options.token !== undefined && !/^[\x21-\x7e]{8,256}$/.test(options.token)) {
-    throw new UsageError(
-      `Invalid --token: expected 8-256 printable characters without spaces`,
-    );
-  }
-  let token = options.token ?? null;
+  let token = await givenToken(ctx, options);
   let generated = false;
   if (!token && !isLoopback(host)) {
     token = newToken();
@@ -84,6 +85,41 @@ export async function dashboardAction(
     kv.close();
   }
   return 0;
+}
+
+/**
+ * The token given by `--token`, `--token-file` (trailing newline dropped) or $QUEUECTL_DASHBOARD_TOKEN,
+ * in that order of precedence between the two flags and the variable; null when none is.
+ */
+async function givenToken(ctx: CliContext, options: DashboardCliOptions): Promise<string | null> {
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new UsageError("Give --token or --token-file, not both");
+  }
+  let token: string;
+  let source: string;
+  if (options.token !== undefined) [token, source] = [options.token, "--token"];
+  else if (options.tokenFile !== undefined) {
+    token = await readTokenFile(options.tokenFile);
+    source = `--token-file "${options.tokenFile}"`;
+  } else {
+    const fromEnv = ctx.env(TOKEN_ENV);
+    if (fromEnv === undefined || fromEnv === "") return null;
+    [token, source] = [fromEnv, `$${TOKEN_ENV}`];
+  }
+  if (!TOKEN_PATTERN.test(token)) {
+    throw new UsageError(`Invalid ${source}: expected 8-256 printable characters without spaces`);
+  }
+  return token;
+}
+
+/** A token file's content without its trailing newline (as `openssl rand -hex 16 > f` writes). */
+async function readTokenFile(path: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).replace(/\r?\n$/, "");
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
+    throw new UsageError(`Cannot read --token-file "${path}": ${why}`);
+  }
 }
 
 /** Tries xdg-open, then open; says so when neither exists. Does not wait for the browser. */

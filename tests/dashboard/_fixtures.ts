@@ -223,12 +223,12 @@ export interface DashboardProcess {
 export async function spawnDashboard(
   home: TempHome,
   args: string[],
-  options: { net?: string } = {},
+  options: { net?: string; env?: Record<string, string> } = {},
 ): Promise<DashboardProcess> {
   const [cmd, ...pre] = dashboardCommand(options.net ?? "127.0.0.1");
   const child = new Deno.Command(cmd, {
     args: [...pre, "dashboard", ...args],
-    env: home.env,
+    env: { ...home.env, ...options.env },
     cwd: home.home,
     stdin: "null",
     stdout: "piped",
