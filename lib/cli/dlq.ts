@@ -14,7 +14,7 @@ import { jobCommitChange, type JobEntry, jobGet, jobList } from "../store/jobs.t
 import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, tableNote, withStore } from "./context.ts";
-import { wakeWorkers } from "../wakeup.ts";
+import { wakeWorkers } from "../worker/wake_socket.ts";
 import { jobsTable } from "./status.ts";
 import { parseIntOption } from "./args.ts";
 

@@ -25,7 +25,7 @@ import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
 import { parseIntOption, parseNumberOption, parseQueuesOption } from "./args.ts";
 import { toJson } from "../output/text.ts";
-import { wakeWorkers } from "../wakeup.ts";
+import { wakeWorkers } from "../worker/wake_socket.ts";
 
 /** Options of `enqueue`, as commander hands them over. */
 export interface EnqueueOptions {

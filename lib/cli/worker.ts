@@ -4,7 +4,7 @@
  */
 import { OperationError, UsageError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
-import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker.ts";
+import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker/worker.ts";
 import { newWorkerId, spawnWorkers, stopWorkers, workersView } from "../supervisor.ts";
 import { formatDuration, toJson } from "../output/text.ts";
 import { junitReport } from "../output/junit.ts";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { wakeListen, wakeWorkers } from "../lib/wakeup.ts";
-import { resolvePaths, wakeSocketPath } from "../lib/paths.ts";
-import { startWorker } from "../lib/worker.ts";
-import { jobGet, jobInsertMany } from "../lib/store/jobs.ts";
-import { makeJob, tempKv } from "./store/_kv.ts";
-import { CLI_FLAGS, killPid, MAIN, runArgv, tempHome, waitFor } from "./_helpers/cli.ts";
+import { wakeListen, wakeWorkers } from "../../lib/worker/wake_socket.ts";
+import { resolvePaths, wakeSocketPath } from "../../lib/paths.ts";
+import { startWorker } from "../../lib/worker/worker.ts";
+import { jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
+import { makeJob, tempKv } from "../store/_kv.ts";
+import { CLI_FLAGS, killPid, MAIN, runArgv, tempHome, waitFor } from "../_helpers/cli.ts";
 
 /** The wake-up socket of a worker of a store in a temp dir (short and absolute: never null). */
 function socketOf(dbPath: string, workerId: string): string {

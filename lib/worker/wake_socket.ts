@@ -7,7 +7,7 @@
  * `--allow-net`).
  * @module
  */
-import { dirname, wakeDir } from "./paths.ts";
+import { dirname, wakeDir } from "../paths.ts";
 
 /** How many workers one enqueue wakes at most (they are poked in parallel). */
 const MAX_POKES = 64;

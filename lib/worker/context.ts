@@ -1,0 +1,92 @@
+/**
+ * What a worker's units share, passed to each explicitly: who the worker is, its timing,
+ * its settings as last read, and the state each unit owns (control, wake-ups, upkeep, the
+ * work left after commits, the summary).
+ * @module
+ */
+import type { Config } from "../config.ts";
+import type { Paths } from "../paths.ts";
+import type { ClaimCache } from "../store/claim.ts";
+import { configLoad } from "../store/config.ts";
+import type { ControlState } from "./control.ts";
+import type { StopSource, WorkerEvent, WorkerSummary } from "./events.ts";
+import type { UpkeepState } from "./upkeep.ts";
+import type { Wakeups } from "./wakeups.ts";
+
+/** How often a worker does its periodic work, in milliseconds. */
+export interface WorkerTiming {
+  idleMinMs: number;
+  idleMaxMs: number;
+  heartbeatMs: number;
+  controlMs: number;
+  rescueMs: number;
+  /** How often dependents stranded by a process that died mid-release are looked for. */
+  sweepMs: number;
+  configMs: number;
+}
+
+/** The timing of a worker that is not told otherwise. */
+export const DEFAULT_TIMING: WorkerTiming = {
+  idleMinMs: 5,
+  idleMaxMs: 100,
+  heartbeatMs: 5000,
+  controlMs: 500,
+  rescueMs: 250,
+  sweepMs: 2000,
+  configMs: 2000,
+};
+
+/** The settings as last read, and when. */
+export interface ConfigCache {
+  config: Config | null;
+  at: number;
+}
+
+/** Queue settings read by claims, shared by the lanes (each claim commit re-checks them). */
+export interface ClaimCacheState {
+  current: ClaimCache | null;
+  maxAgeMs: number;
+  /** When a claim last lost a race (Date.now()). */
+  contendedAt: number;
+}
+
+/** Store errors in a row across the lanes, and the one that made the worker give up. */
+export interface ErrorState {
+  inARow: number;
+  fatal: Error | null;
+}
+
+/** Everything a worker's units share. */
+export interface WorkerContext {
+  kv: Deno.Kv;
+  paths: Paths;
+  id: string;
+  host: string;
+  /** Queues served; null for all. */
+  queues: string[] | null;
+  /** Exit when no job is ready or waiting for a retry. */
+  drain: boolean;
+  timing: WorkerTiming;
+  emit: (event: WorkerEvent) => void;
+  /** Stops the worker (reporting it once). */
+  stop: (force: boolean, source: StopSource) => void;
+  config: ConfigCache;
+  claims: ClaimCacheState;
+  control: ControlState;
+  wakeups: Wakeups;
+  upkeep: UpkeepState;
+  /** Work left after finishing commits landed, awaited before the worker exits. */
+  landing: Set<Promise<void>>;
+  summary: WorkerSummary;
+  errors: ErrorState;
+}
+
+/** The settings, read again once they are `timing.configMs` old. */
+export async function configCurrent(ctx: WorkerContext): Promise<Config> {
+  const now = Date.now();
+  if (!ctx.config.config || now - ctx.config.at >= ctx.timing.configMs) {
+    ctx.config.config = await configLoad(ctx.kv);
+    ctx.config.at = now;
+  }
+  return ctx.config.config;
+}

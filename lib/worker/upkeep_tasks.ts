@@ -1,0 +1,77 @@
+/**
+ * The upkeep every worker does: the rescuer (jobs whose lease ran out go back), the sweep
+ * for dependents stranded by a process that died while releasing them, and pruning of old
+ * completed jobs.
+ * @module
+ */
+import { backoffSettings } from "../config.ts";
+import type { Paths } from "../paths.ts";
+import { releaseStranded } from "../store/jobs.ts";
+import { rescue } from "../store/rescue.ts";
+import { purgeFinished } from "../store/purge.ts";
+import type { PeriodicTask } from "./upkeep.ts";
+
+/** Puts back jobs whose lease ran out (their worker is gone), every `everyMs`. */
+export function rescuerTask(kv: Deno.Kv, everyMs: number): PeriodicTask {
+  return {
+    name: "rescue",
+    atStart: true,
+    everyMs: () => everyMs,
+    run: async ({ config }) => {
+      await rescue(kv, {
+        now: new Date(),
+        backoff: backoffSettings(config),
+        maxLost: config["max-lost"],
+        random: Math.random,
+      });
+    },
+  };
+}
+
+/** Releases dependents a dead process left waiting on a finished parent, every `everyMs`. */
+export function strandedSweepTask(kv: Deno.Kv, everyMs: number): PeriodicTask {
+  const cursor = { after: null as Deno.KvKey | null };
+  return {
+    name: "stranded-sweep",
+    atStart: true,
+    everyMs: () => everyMs,
+    run: async () => {
+      await releaseStranded(kv, cursor);
+    },
+  };
+}
+
+/**
+ * Purges completed jobs older than `keep-completed`, 50 at most per pass, about every half
+ * of that period (at most once a minute, at least every 250 ms); never when it is 0.
+ */
+export function pruneTask(kv: Deno.Kv, paths: Paths): PeriodicTask {
+  return {
+    name: "prune",
+    firstLaneOnly: true,
+    everyMs: (config) => {
+      const keepMs = config["keep-completed"] * 1000;
+      return keepMs === 0 ? null : Math.min(Math.max(keepMs / 2, 250), 60_000);
+    },
+    run: async ({ now, config }) => {
+      await purgeFinished(kv, paths, {
+        states: ["completed"],
+        olderThan: new Date(now - config["keep-completed"] * 1000),
+        scan: 50,
+      });
+    },
+  };
+}
+
+/** The upkeep every worker does, in the order it runs. */
+export function standardTasks(
+  kv: Deno.Kv,
+  paths: Paths,
+  timing: { rescueMs: number; sweepMs: number },
+): PeriodicTask[] {
+  return [
+    strandedSweepTask(kv, timing.sweepMs),
+    rescuerTask(kv, timing.rescueMs),
+    pruneTask(kv, paths),
+  ];
+}

@@ -1,0 +1,153 @@
+/**
+ * A worker: composes the units (lanes, lease keeper, upkeep, control, wake-ups) into one
+ * that registers itself, beats its heartbeat, polls its control requests, runs its lanes
+ * until stopped (or drained), and leaves no work behind when it exits.
+ * @module
+ */
+import type { Paths } from "../paths.ts";
+import { workerPut, type WorkerRecord, workerRemove } from "../store/workers.ts";
+import { configCurrent, DEFAULT_TIMING, type WorkerContext, type WorkerTiming } from "./context.ts";
+import { controlNew, controlPoll, controlStop, storeRequests } from "./control.ts";
+import {
+  errorLine,
+  type StopSource,
+  summaryNew,
+  type WorkerEvent,
+  type WorkerSummary,
+} from "./events.ts";
+import { landingSettled } from "./finish.ts";
+import { laneRun } from "./lane.ts";
+import { type PeriodicTask, upkeepNew, upkeepRun } from "./upkeep.ts";
+import { standardTasks } from "./upkeep_tasks.ts";
+import {
+  socketWakeSource,
+  type WakeSource,
+  wakeSourcesListen,
+  type WakeSubscription,
+  wakeupsNew,
+} from "./wakeups.ts";
+
+export type { StopSource, WorkerEvent, WorkerSummary } from "./events.ts";
+export type { WorkerTiming } from "./context.ts";
+
+/** What a worker needs. */
+export interface WorkerOptions {
+  kv: Deno.Kv;
+  paths: Paths;
+  id: string;
+  host: string;
+  pid: number;
+  /** Jobs run at once by this process (its lanes). */
+  concurrency: number;
+  /** Exit when no job is ready or waiting for a retry (delayed jobs are left for later). */
+  drain: boolean;
+  /** Queues served; null for all. */
+  queues: string[] | null;
+  onEvent?: (event: WorkerEvent) => void;
+  /** Timing knobs; tests shorten them. */
+  timing?: Partial<WorkerTiming>;
+  /** Periodic work done besides the standard upkeep (after it, in this order). */
+  upkeep?: PeriodicTask[];
+  /** Wake-up sources besides this host's socket. */
+  wakeSources?: WakeSource[];
+}
+
+/** A running worker: `done` settles when it has stopped; `stop` asks it to. */
+export interface WorkerHandle {
+  /** The summary; rejects when the worker gave up after repeated store errors. */
+  done: Promise<WorkerSummary>;
+  /** Graceful: finish running jobs, claim no more. Forced: kill them and put them back. */
+  stop(force: boolean, source?: StopSource): void;
+}
+
+/** Starts a worker in this process. */
+export function startWorker(options: WorkerOptions): WorkerHandle {
+  const timing = { ...DEFAULT_TIMING, ...options.timing };
+  const { kv } = options;
+  const emit = (event: WorkerEvent) => options.onEvent?.(event);
+  const control = controlNew();
+  const stop = (force: boolean, source: StopSource = "signal") => {
+    if (controlStop(control, force)) emit({ kind: "stopping", force, source });
+  };
+  const ctx: WorkerContext = {
+    kv,
+    paths: options.paths,
+    id: options.id,
+    host: options.host,
+    queues: options.queues,
+    drain: options.drain,
+    timing,
+    emit,
+    stop,
+    config: { config: null, at: 0 },
+    claims: { current: null, maxAgeMs: 500, contendedAt: 0 },
+    control,
+    wakeups: wakeupsNew(),
+    upkeep: upkeepNew(
+      [...standardTasks(kv, options.paths, timing), ...options.upkeep ?? []],
+      Date.now(),
+    ),
+    landing: new Set(),
+    summary: summaryNew(),
+    errors: { inARow: 0, fatal: null },
+  };
+  const record: WorkerRecord = {
+    id: options.id,
+    pid: options.pid,
+    host: options.host,
+    started_at: new Date().toISOString(),
+    heartbeat_at: new Date().toISOString(),
+    concurrency: options.concurrency,
+    queues: options.queues,
+  };
+
+  const done = (async () => {
+    await workerPut(kv, record);
+    let subscriptions: WakeSubscription[] = [];
+    const heartbeat = setInterval(() => {
+      record.heartbeat_at = new Date().toISOString();
+      void workerPut(kv, record).catch(() => {});
+    }, timing.heartbeatMs);
+    let controlBusy = false;
+    const controlTimer = setInterval(() => {
+      if (controlBusy) return;
+      controlBusy = true;
+      controlPoll(control, storeRequests(kv), options.id)
+        .then((polled) => polled.stop && stop(polled.stop.force, "request"))
+        .catch(() => {})
+        .finally(() => controlBusy = false);
+    }, timing.controlMs);
+    try {
+      const sources = [socketWakeSource(options.paths, options.id), ...options.wakeSources ?? []];
+      subscriptions = await wakeSourcesListen(sources, ctx.wakeups);
+      await startPass(ctx);
+      await Promise.all(Array.from({ length: options.concurrency }, (_, i) => laneRun(ctx, i)));
+    } finally {
+      await landingSettled(ctx);
+      clearInterval(heartbeat);
+      clearInterval(controlTimer);
+      while (controlBusy) await new Promise((r) => setTimeout(r, 5));
+      await Promise.all(subscriptions.map((s) => s.close()));
+      await workerRemove(kv, options.id).catch(() => {});
+    }
+    if (ctx.errors.fatal) throw ctx.errors.fatal;
+    return ctx.summary;
+  })();
+
+  return { done, stop };
+}
+
+/** The worker's first upkeep pass (the rescuer and the sweep), before its lanes start. */
+async function startPass(ctx: WorkerContext): Promise<void> {
+  try {
+    const outcome = await upkeepRun(ctx.upkeep, {
+      lane: 0,
+      now: Date.now(),
+      config: await configCurrent(ctx),
+      start: true,
+    });
+    if (outcome.kind === "failed") throw outcome.error;
+  } catch (error) {
+    ctx.emit({ kind: "error", message: errorLine(error) });
+  }
+}
