@@ -1,11 +1,14 @@
 /**
- * Where queuectl keeps its data: pure functions over an environment record.
+ * Where queuectl keeps its data: pure functions over an environment record. The store is
+ * a KV file, or a KV Connect server named by an http(s):// URL.
  * @module
  */
+import { UsageError } from "./errors.ts";
 
 /** The environment variables queuectl reads. */
 export const ENV_VARS = [
   "QUEUECTL_HOME",
+  "QUEUECTL_DB",
   "XDG_DATA_HOME",
   "HOME",
   "QUEUECTL_HOSTNAME",
@@ -15,11 +18,17 @@ export const ENV_VARS = [
 ] as const;
 
 /** The subset of the environment that decides paths. */
-export type PathEnv = Partial<Record<"QUEUECTL_HOME" | "XDG_DATA_HOME" | "HOME", string>>;
+export type PathEnv = Partial<
+  Record<"QUEUECTL_HOME" | "QUEUECTL_DB" | "XDG_DATA_HOME" | "HOME", string>
+>;
+
+/** The environment variable holding the access token of a KV Connect store. */
+export const TOKEN_ENV = "DENO_KV_ACCESS_TOKEN";
 
 /** Where every file lives. */
 export interface Paths {
   dataDir: string;
+  /** The KV file, or the http(s):// URL of a KV Connect store (see remoteStore). */
   dbPath: string;
   logDir: string;
 }
@@ -32,14 +41,62 @@ export function dataDir(env: PathEnv): string {
   return join(".", ".queuectl");
 }
 
-/** All paths, with `dbOverride` (the global `--db`) replacing the KV file. */
+/**
+ * All paths, with `dbOverride` (the global `--db`), else `$QUEUECTL_DB`, replacing the KV
+ * file. A store that looks like a URL but is not a valid http(s) one is a UsageError.
+ */
 export function resolvePaths(env: PathEnv, dbOverride?: string): Paths {
   const dir = dataDir(env);
+  const db = dbOverride ?? (env.QUEUECTL_DB || undefined);
+  if (db !== undefined) remoteStore(db);
   return {
     dataDir: dir,
-    dbPath: dbOverride ?? join(dir, "queue.db"),
+    dbPath: db ?? join(dir, "queue.db"),
     logDir: join(dir, "logs"),
   };
+}
+
+/**
+ * The URL of a KV Connect store, or null when `dbPath` is a file. Throws a UsageError for
+ * something that looks like a URL (`scheme:` and `//`) but is not a valid http(s) one.
+ */
+export function remoteStore(dbPath: string): URL | null {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(dbPath) ?? /^(https?):/i.exec(dbPath);
+  if (!scheme) return null;
+  const expected = "expected a file path or an http:// or https:// URL";
+  if (!/^https?$/i.test(scheme[1]) || !/^[a-z]+:\/\//i.test(dbPath)) {
+    throw new UsageError(`Invalid store "${storeLabel(dbPath)}": ${expected}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(dbPath);
+  } catch {
+    throw new UsageError(`Invalid store "${storeLabel(dbPath)}": ${expected}`);
+  }
+  if (url.hostname === "") {
+    throw new UsageError(`Invalid store "${storeLabel(dbPath)}": the URL has no host`);
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new UsageError(
+      `Invalid store "${storeLabel(dbPath)}": put the access token in ${TOKEN_ENV}, not in the URL`,
+    );
+  }
+  return url;
+}
+
+/**
+ * How a store is named to people: the file path, or the URL without user name, password,
+ * query or fragment (credentials never belong on a screen or in a log).
+ */
+export function storeLabel(dbPath: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(dbPath)) return dbPath;
+  try {
+    const url = new URL(dbPath);
+    return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  } catch {
+    // Not a URL after all: cut anything that could be a user name, password or query.
+    return dbPath.replace(/\/\/[^/@]*@/, "//").replace(/[?#].*$/, "");
+  }
 }
 
 /** Log file of one attempt of a job; `stream` is `out` or `err`. */

@@ -3,7 +3,7 @@
  * permissions, detached spawning, and graceful or forced stops on this and other hosts.
  * @module
  */
-import { dirname, ENV_VARS, type Paths, wakeSocketPath } from "./paths.ts";
+import { dirname, ENV_VARS, type Paths, remoteStore, TOKEN_ENV, wakeSocketPath } from "./paths.ts";
 import {
   isAlive,
   jobGroupsOf,
@@ -43,9 +43,23 @@ export interface WorkerArgs {
 
 /**
  * The permissions a worker runs with under `deno run`: only what it needs. Its network is
- * its own wake-up socket alone, when it can have one (see wakeSocketPath).
+ * its own wake-up socket alone, when it can have one (see wakeSocketPath), or, for a KV
+ * Connect store, that store's host.
  */
 export function workerPermissionFlags(paths: Paths, workerId: string): string[] {
+  const remote = remoteStore(paths.dbPath);
+  if (remote) {
+    // A KV Connect store: the network is that store's host alone, and the token comes
+    // from the environment (never from the command line).
+    return [
+      `--allow-read=${paths.dataDir}`,
+      `--allow-write=${paths.dataDir}`,
+      "--allow-run=sh,setsid",
+      `--allow-env=${[...ENV_VARS, TOKEN_ENV].join(",")}`,
+      "--allow-sys=hostname",
+      `--allow-net=${remote.host}`,
+    ];
+  }
   const dirs = [...new Set([paths.dataDir, dirname(paths.dbPath)])].join(",");
   const socket = wakeSocketPath(paths.dbPath, workerId);
   return [

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { assertUsage } from "./_helpers/assert.ts";
 import {
   attemptLogPath,
   dataDir,
   dirname,
   jobLogDir,
+  remoteStore,
   resolvePaths,
+  storeLabel,
   wakeDir,
   wakeSocketPath,
 } from "../lib/paths.ts";
@@ -35,6 +38,39 @@ Deno.test("resolvePaths() puts the store and logs in the data dir; --db moves on
     dbPath: "/elsewhere/other.db",
     logDir: "/q/logs",
   });
+});
+
+Deno.test("resolvePaths() takes the store from --db, else QUEUECTL_DB: a file or a KV Connect URL", () => {
+  const env = { QUEUECTL_HOME: "/q", QUEUECTL_DB: "https://kv.example.com" };
+  assert.equal(resolvePaths(env).dbPath, "https://kv.example.com");
+  assert.equal(resolvePaths(env, "/f.db").dbPath, "/f.db", "--db wins over QUEUECTL_DB");
+  assert.equal(resolvePaths({ ...env, QUEUECTL_DB: "" }).dbPath, "/q/queue.db", "empty is unset");
+  assert.equal(resolvePaths(env).logDir, "/q/logs", "logs stay on this host");
+});
+
+Deno.test("remoteStore() is the URL of an http(s) store, null for a file, a UsageError for a bad URL", () => {
+  assert.equal(remoteStore("/q/queue.db"), null);
+  assert.equal(remoteStore("relative/queue.db"), null);
+  assert.equal(remoteStore("c:queue.db"), null);
+  assert.equal(remoteStore("http://127.0.0.1:4512")?.host, "127.0.0.1:4512");
+  assert.equal(remoteStore("HTTPS://kv.example.com/db/1")?.hostname, "kv.example.com");
+  for (const bad of ["ftp://kv", "http://", "https:/kv.example.com", "http:kv", "http://a b"]) {
+    assertUsage(() => remoteStore(bad), /^Invalid store ".*": expected a file path or an http/);
+  }
+  assertUsage(
+    () => resolvePaths({}, "https://user:secret@kv.example.com"),
+    'Invalid store "https://kv.example.com": put the access token in DENO_KV_ACCESS_TOKEN, not in the URL',
+  );
+});
+
+Deno.test("storeLabel() names a URL store without credentials, query or fragment", () => {
+  assert.equal(storeLabel("/q/queue.db"), "/q/queue.db");
+  assert.equal(
+    storeLabel("https://u:p@kv.example.com/db/?token=x#y"),
+    "https://kv.example.com/db/",
+  );
+  assert.equal(storeLabel("http://127.0.0.1:4512/"), "http://127.0.0.1:4512");
+  assert.equal(storeLabel("http://u:p@bad host/?t=1"), "http://bad host/");
 });
 
 Deno.test("attemptLogPath() is logs/<job>/<attempt>.out|err", () => {

@@ -97,3 +97,20 @@ Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, que
   const relative = workerPermissionFlags(resolvePaths({ QUEUECTL_HOME: "q" }), "w-1");
   assert.ok(!relative.some((f) => f.startsWith("--allow-net")), relative.join(" "));
 });
+
+Deno.test("workerPermissionFlags() for a KV Connect store: the store's host alone, the token's env var, the data dir", () => {
+  const remote = resolvePaths({ QUEUECTL_HOME: "/data/q" }, "https://kv.example.com:8443/db");
+  assert.deepEqual(workerPermissionFlags(remote, "w-1"), [
+    "--allow-read=/data/q",
+    "--allow-write=/data/q",
+    "--allow-run=sh,setsid",
+    `--allow-env=${ENV_VARS.join(",")},DENO_KV_ACCESS_TOKEN`,
+    "--allow-sys=hostname",
+    "--allow-net=kv.example.com:8443",
+  ]);
+  const argv = workerCommandLine(
+    { standalone: false, execPath: "/usr/bin/deno", mainModule: "file:///src/main.ts" },
+    { ...worker, paths: remote, dbOverride: "https://kv.example.com:8443/db" },
+  );
+  assert.deepEqual(argv.slice(-2), ["--db", "https://kv.example.com:8443/db"]);
+});

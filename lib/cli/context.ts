@@ -57,11 +57,12 @@ function writeAllSync(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8
   }
 }
 
-/** The paths for this invocation (`--db` overrides the KV file). */
+/** The paths for this invocation (`--db`, else `$QUEUECTL_DB`, overrides the KV file). */
 export function pathsOf(ctx: CliContext, db?: string): Paths {
   return resolvePaths(
     {
       QUEUECTL_HOME: ctx.env("QUEUECTL_HOME"),
+      QUEUECTL_DB: ctx.env("QUEUECTL_DB"),
       XDG_DATA_HOME: ctx.env("XDG_DATA_HOME"),
       HOME: ctx.env("HOME"),
     },

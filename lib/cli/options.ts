@@ -78,7 +78,11 @@ export const SHOW_OPTIONS: OptionSpec[] = [
 
 /** The global options every command accepts. */
 export const GLOBAL_OPTIONS: OptionSpec[] = [
-  { flags: "--db <path>", description: "KV store file (default: $QUEUECTL_HOME/queue.db)" },
+  {
+    flags: "--db <path>",
+    description:
+      "KV store: a file, or a KV Connect http(s):// URL (default: $QUEUECTL_DB, else $QUEUECTL_HOME/queue.db)",
+  },
   { flags: "--no-color", description: "no colour in tables (also NO_COLOR=1 or CI=true)" },
 ];
 

@@ -4,7 +4,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { type Job, JOB_STATES } from "../job.ts";
-import type { Paths } from "../paths.ts";
+import { type Paths, remoteStore, storeLabel } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { attemptList, jobGet, jobList, jobScan } from "../store/jobs.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
@@ -43,6 +43,14 @@ export async function describeWorkers(
   ) + "\n";
 }
 
+/** Which store a command reads: a file, or a KV Connect URL without credentials. */
+function storeOf(paths: Paths): { kind: "file" | "kv_connect"; location: string } {
+  return {
+    kind: remoteStore(paths.dbPath) ? "kv_connect" : "file",
+    location: storeLabel(paths.dbPath),
+  };
+}
+
 /** Returns lapsed leases and due jobs to where they belong, so counts shown are true. */
 async function settle(kv: Deno.Kv): Promise<void> {
   await rescue(kv, { now: new Date() });
@@ -70,12 +78,14 @@ export async function statusAction(
     });
   if (options.json) {
     const { counts, workers, paused } = await read();
-    ctx.out(toJson({ counts, workers, paused_queues: paused }));
+    ctx.out(toJson({ store: storeOf(paths), counts, workers, paused_queues: paused }));
     return 0;
   }
   const render = async () => {
     const { counts, workers, throughput, paused } = await read();
-    let text = describeCounts(counts);
+    const store = storeOf(paths);
+    let text = `Store: ${store.location}${store.kind === "kv_connect" ? " (KV Connect)" : ""}\n\n`;
+    text += describeCounts(counts);
     if (paused.includes(ALL_QUEUES)) text += "\nAll queues are paused (queuectl resume)\n";
     const some = paused.filter((q) => q !== ALL_QUEUES);
     if (some.length > 0) text += `\nPaused queues: ${some.join(", ")}\n`;

@@ -61,8 +61,10 @@ export async function retryBusy<T>(fn: () => Promise<T>, maxWaitMs = 30_000): Pr
 
 /** How a guarded store behaves. */
 export interface GuardOptions {
-  /** The KV file, named in error messages. */
+  /** The KV file (or the KV Connect URL, without credentials), named in error messages. */
   path?: string;
+  /** A KV Connect store: a call that waits too long found the server silent, not a lock. */
+  remote?: boolean;
   /**
    * Milliseconds one call may wait (for a lock held by another process) before it fails;
    * Infinity waits as long as it takes (workers). Default: busyTimeoutMs().
@@ -96,6 +98,7 @@ export function storeError(error: unknown, path: string): unknown {
 /** Shared state of one guarded store handle. */
 interface Guard {
   path: string;
+  remote: boolean;
   timeoutMs: number;
   /** Set once a call gave up waiting: the store's thread is stuck, so close() must not wait. */
   wedged: boolean;
@@ -137,6 +140,9 @@ let signalDeadlines = 0;
 function gaveUp(guard: Guard): OperationError {
   guard.wedged = true;
   const seconds = Math.round(guard.timeoutMs / 100) / 10;
+  if (guard.remote) {
+    return new OperationError(`Store "${guard.path}" did not answer: gave up after ${seconds}s`);
+  }
   return new OperationError(
     `Store "${guard.path}" is locked by another process: gave up after ${seconds}s`,
   );
@@ -164,6 +170,7 @@ function wrapList<T>(guard: Guard, iter: Deno.KvListIterator<T>): Deno.KvListIte
 export function busyTolerant(kv: Deno.Kv, options: GuardOptions = {}): Deno.Kv {
   const guard: Guard = {
     path: options.path ?? "queue.db",
+    remote: options.remote ?? false,
     timeoutMs: options.timeoutMs ?? busyTimeoutMs(),
     wedged: false,
   };

@@ -1,9 +1,10 @@
 /**
- * Opening the KV store at its path, with store faults turned into one clear line.
+ * Opening the KV store (a file, or a KV Connect server at a URL), with store faults turned
+ * into one clear line.
  * @module
  */
-import { OperationError } from "../errors.ts";
-import { dirname, type Paths } from "../paths.ts";
+import { OperationError, UsageError } from "../errors.ts";
+import { dirname, type Paths, remoteStore, storeLabel, TOKEN_ENV } from "../paths.ts";
 import { busyTimeoutMs, busyTolerant, isBusyError } from "./busy.ts";
 
 /** How a store is opened. */
@@ -13,10 +14,17 @@ export interface OpenOptions {
    * up after `$QUEUECTL_BUSY_TIMEOUT_MS` (commands).
    */
   waitForLock?: boolean;
+  /** Told (a worker logs it) each time a wait for an unreachable store begins. */
+  onWait?: (message: string) => void;
 }
 
-/** Opens (creating when needed) the KV file; the data dir is made 0700, the file 0600. */
+/**
+ * Opens the store: a KV Connect server when the store is a URL, else the KV file (created
+ * when needed; the data dir is made 0700, the file 0600).
+ */
 export async function openStore(paths: Paths, options: OpenOptions = {}): Promise<Deno.Kv> {
+  const url = remoteStore(paths.dbPath);
+  if (url) return await openRemote(url, paths.dbPath, options);
   const where = paths.dbPath;
   try {
     await Deno.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
@@ -50,8 +58,79 @@ export async function openStore(paths: Paths, options: OpenOptions = {}): Promis
   });
 }
 
+/** How long opening a KV Connect store may take before it counts as unreachable. */
+export const REMOTE_OPEN_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens a KV Connect store with the token in `$DENO_KV_ACCESS_TOKEN`. Deno's client retries
+ * an unreachable server for ever, so a command gives up after REMOTE_OPEN_TIMEOUT_MS; a
+ * worker keeps trying. A refused token or a URL that is not a KV Connect endpoint fails.
+ */
+async function openRemote(url: URL, dbPath: string, options: OpenOptions): Promise<Deno.Kv> {
+  const label = storeLabel(dbPath);
+  let token: string | undefined;
+  try {
+    token = Deno.env.get(TOKEN_ENV);
+  } catch {
+    token = undefined;
+  }
+  if (!token) {
+    throw new UsageError(`Store "${label}" is a KV Connect URL: set ${TOKEN_ENV} to its token`);
+  }
+  for (let wait = 1000;; wait = Math.min(wait * 2, 30_000)) {
+    const opening = Deno.openKv(url.href);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), REMOTE_OPEN_TIMEOUT_MS);
+    });
+    let kv: Deno.Kv | "timeout";
+    try {
+      kv = await Promise.race([opening, timeout]);
+    } catch (error) {
+      throw new OperationError(`Cannot open store "${label}": ${remoteReason(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (kv !== "timeout") {
+      return busyTolerant(kv, {
+        path: label,
+        remote: true,
+        timeoutMs: options.waitForLock ? Infinity : undefined,
+      });
+    }
+    // The abandoned attempt may still connect later: close what it opens.
+    opening.then((late) => late.close(), () => {});
+    const seconds = REMOTE_OPEN_TIMEOUT_MS / 1000;
+    if (!options.waitForLock) {
+      throw new OperationError(`Cannot reach store "${label}": no answer within ${seconds}s`);
+    }
+    options.onWait?.(`store "${label}" did not answer within ${seconds}s; retrying`);
+    await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
+  }
+}
+
+/** Why a KV Connect store could not be opened, in a few words. */
+function remoteReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const status = /responded with status ((\d+)[^:]*)/.exec(message);
+  if (status && (status[2] === "401" || status[2] === "403")) {
+    return `the server refused the access token in ${TOKEN_ENV} (${status[1]})`;
+  }
+  if (status) return `not a KV Connect endpoint (${status[0]})`;
+  if (/metadata|json|version|endpoint/i.test(message)) {
+    return `not a KV Connect endpoint (${message.split("\n")[0].replace(/^.*?: /, "")})`;
+  }
+  const first = message.split("\n")[0];
+  if (/failed to connect|error sending request|dns error|tcp connect/i.test(first)) {
+    const cause = /: ([^:]+?)(?: \(os error \d+\))?\)?$/.exec(first);
+    return `cannot reach the server${cause ? ` (${cause[1].toLowerCase()})` : ""}`;
+  }
+  return first;
+}
+
 /** Reports whether the store file exists (so read-only checks need not create it). */
 export async function storeExists(paths: Paths): Promise<boolean> {
+  if (remoteStore(paths.dbPath)) return true;
   try {
     await Deno.stat(paths.dbPath);
     return true;
