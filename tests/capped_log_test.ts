@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CappedLog, MAX_MEMORY_TAIL_BYTES, TailBuffer } from "../lib/capped_log.ts";
+import { needs } from "./_helpers/needs.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
@@ -171,10 +172,10 @@ const hasDevFull = (await new Deno.Command("test", { args: ["-c", "/dev/full"] }
   .success;
 
 Deno.test({
-  name:
-    "CappedLog on a full disk (/dev/full) keeps its first error, writes nothing more, keeps reading and never throws" +
-    (hasDevFull ? "" : " (ignored: no /dev/full on this system)"),
-  ignore: !hasDevFull,
+  ...needs(
+    "CappedLog on a full disk (/dev/full) keeps its first error, writes nothing more, keeps reading and never throws",
+    hasDevFull ? null : "no /dev/full on this system",
+  ),
   async fn() {
     // Deno lets only --allow-all open /dev/full, so the check runs in a child process, which
     // counts the writes that reach the file.

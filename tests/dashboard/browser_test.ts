@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnDashboard } from "./_fixtures.ts";
+import { needs } from "../_helpers/needs.ts";
 import {
   cli,
   cliJson,
@@ -31,14 +32,6 @@ function hasChromium(): boolean {
   }
 }
 
-const browserMissing = !hasChromium();
-if (browserMissing) {
-  console.warn(
-    `Skipping the dashboard browser test: ${CHROMIUM} not found. ` +
-      `Install Debian's package "chromium" (apt-get install -y chromium).`,
-  );
-}
-
 interface Status {
   counts: Record<string, number>;
   workers: { id: string }[];
@@ -48,9 +41,10 @@ const STATES = ["pending", "processing", "completed", "failed", "dead", "cancell
 const XSS = `<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">`;
 
 Deno.test({
-  name:
+  ...needs(
     "dashboard in chromium: counts match status --json, a dead job's detail opens, Retry takes it out of the DLQ",
-  ignore: browserMissing,
+    hasChromium() ? null : `${CHROMIUM} not found (Debian package chromium)`,
+  ),
   async fn() {
     const home = await tempHome();
     const stopFile = `${home.home}/release-blocker`;

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { killPid, pidAlive, ROOT, tempHome, waitFor } from "../_helpers/cli.ts";
+import { needs } from "../_helpers/needs.ts";
 import { processArgv } from "../_helpers/procs.ts";
 
 const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as {
@@ -37,7 +38,6 @@ async function denortRuntime(): Promise<{ found: true } | { found: false; why: s
 }
 
 const runtime = await denortRuntime();
-if (!runtime.found) console.log(`compile_test: skipped: ${runtime.why}`);
 
 /** The `deno task compile` command line with its output redirected to `output`. */
 function compileArgs(output: string): string[] {
@@ -57,8 +57,10 @@ interface Result {
 }
 
 Deno.test({
-  name: "deno task compile builds a binary that passes the end-to-end smoke suite",
-  ignore: !runtime.found,
+  ...needs(
+    "deno task compile builds a binary that passes the end-to-end smoke suite",
+    runtime.found ? null : runtime.why,
+  ),
   async fn() {
     const home = await tempHome();
     const build = await Deno.makeTempDir({ prefix: "queuectl-compile-" });

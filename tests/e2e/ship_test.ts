@@ -16,6 +16,7 @@ import {
   tempHome,
   waitFor,
 } from "../_helpers/cli.ts";
+import { missingCommand, needs } from "../_helpers/needs.ts";
 import { processArgv } from "../_helpers/procs.ts";
 
 const VERSION = (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as { version: string })
@@ -50,15 +51,6 @@ const run = runArgv;
 
 /** `deno run` of a main module given by URL, as the README shows it. */
 const fromUrl = (url: string) => [Deno.execPath(), "run", "--quiet", ...CLI_FLAGS, url];
-
-async function commandExists(name: string): Promise<boolean> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${name}`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return out.success;
-}
 
 interface DrainJson {
   completed: number;
@@ -258,10 +250,11 @@ Deno.test("worker run --drain --report writes JUnit XML: a testcase per job, a f
   }
 });
 
-const hasScript = await commandExists("script");
 Deno.test({
-  name: "CI=true, NO_COLOR and --no-color keep ANSI escapes out of output even on a terminal",
-  ignore: !hasScript,
+  ...needs(
+    "CI=true, NO_COLOR and --no-color keep ANSI escapes out of output even on a terminal",
+    await missingCommand("script", "bsdutils"),
+  ),
   async fn() {
     const home = await tempHome();
     try {
@@ -336,10 +329,11 @@ Deno.test("completions bash: bash -n accepts it and it completes commands, subco
   }
 });
 
-const hasZsh = await commandExists("zsh");
 Deno.test({
-  name: "completions zsh: zsh -n accepts it and it offers subcommands with descriptions",
-  ignore: !hasZsh,
+  ...needs(
+    "completions zsh: zsh -n accepts it and it offers subcommands with descriptions",
+    await missingCommand("zsh"),
+  ),
   async fn() {
     const home = await tempHome();
     try {
@@ -370,10 +364,11 @@ Deno.test({
   },
 });
 
-const hasFish = await commandExists("fish");
 Deno.test({
-  name: "completions fish: fish -n accepts it and it completes subcommands and options",
-  ignore: !hasFish,
+  ...needs(
+    "completions fish: fish -n accepts it and it completes subcommands and options",
+    await missingCommand("fish"),
+  ),
   async fn() {
     const home = await tempHome();
     try {
@@ -413,9 +408,3 @@ Deno.test("--version and -V print the version from deno.json", async () => {
     await home.cleanup();
   }
 });
-
-if (!hasScript || !hasZsh || !hasFish) {
-  const missing = [["script", hasScript], ["zsh", hasZsh], ["fish", hasFish]]
-    .filter(([, found]) => !found).map(([name]) => name);
-  console.log(`ship_test: skipping the checks that need ${missing.join(", ")} (not installed)`);
-}
