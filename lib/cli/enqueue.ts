@@ -41,6 +41,7 @@ export interface EnqueueOptions {
   afterAny?: boolean;
   uniqueKey?: string;
   uniqueSkip?: boolean;
+  skipExisting?: boolean;
   label?: string;
   retryOn?: string;
   failFastOn?: string;
@@ -81,34 +82,64 @@ export async function enqueueAction(
     ctx.out(toJson(jobs.length === 1 && specs.length === 1 ? jobs[0] : jobs));
     return 0;
   }
-  const out = await withStore(paths, async (kv) => {
-    const jobs = await applyQueuePolicies(kv, build(await configLoad(kv)));
-    const named = jobs.filter((j) => seen.has(j.id)).map((j) => j.id);
+  const skipExisting = options.skipExisting ?? false;
+  const out = await withStore(paths, async (kv): Promise<Enqueued[]> => {
+    const built = await applyQueuePolicies(kv, build(await configLoad(kv)));
+    const named = built.filter((j) => seen.has(j.id)).map((j) => j.id);
     const existing = named.length > 0 ? await jobGetMany(kv, named) : [];
-    if (existing.length > 0) throw duplicateError(existing[0].job);
-    if (jobs.some((j) => j.after.length > 0 || j.unique_key !== null)) {
-      return await insertOneByOne(kv, jobs, options.uniqueSkip ?? false);
-    }
-    const result = await jobInsertMany(kv, jobs);
-    if (result.duplicates.length > 0) {
-      const [dup] = await jobGetMany(kv, result.duplicates.slice(0, 1));
-      const error = dup ? duplicateError(dup.job) : null;
-      if (result.inserted.length === 0 && error) throw error;
-      throw new UsageError(
-        `${result.duplicates.length} job id(s) already existed (first: "${
-          result.duplicates[0]
-        }"); the other ${result.inserted.length} jobs were enqueued`,
-      );
-    }
-    return jobs.map((job) => ({ id: job.id, job }));
+    if (existing.length > 0 && !skipExisting) throw duplicateError(existing[0].job);
+    const present = new Set(existing.map((e) => e.job.id));
+    const jobs = built.filter((j) => !present.has(j.id));
+    const inserted = jobs.some((j) => j.after.length > 0 || j.unique_key !== null)
+      ? await insertOneByOne(kv, jobs, { skipHeld: options.uniqueSkip ?? false, skipExisting })
+      : await insertBatch(kv, jobs, skipExisting);
+    // One entry per input job, in input order (`inserted` has one per job of `jobs`).
+    let next = 0;
+    return built.map((job) =>
+      present.has(job.id) ? { id: job.id, job: null, exists: true } : inserted[next++]
+    );
   });
   // Idle workers on this host claim at once instead of at their next poll.
   if (out.some((o) => o.job)) await wakeWorkers(paths.dbPath);
+  if (skipExisting) {
+    const skipped = out.filter((o) => o.exists).length;
+    ctx.err(`Skipped ${skipped} of ${out.length} jobs: their ids already exist\n`);
+  }
+  const shown = out.filter((o) => !o.exists || options.json);
   if (options.json) {
-    const shown = out.map((o) => o.job ?? { id: o.id, skipped: true });
-    ctx.out(toJson(shown.length === 1 && specs.length === 1 ? shown[0] : shown));
-  } else ctx.out(out.map((o) => o.id).join("\n") + "\n");
+    const rows = shown.map((o) => o.job ?? { id: o.id, skipped: true });
+    ctx.out(toJson(rows.length === 1 && specs.length === 1 ? rows[0] : rows));
+  } else if (shown.length > 0) ctx.out(shown.map((o) => o.id).join("\n") + "\n");
   return 0;
+}
+
+/**
+ * What enqueue did with one job: inserted (`job`), skipped for a held unique key (`id` is
+ * the holder's), or skipped because a job with its id already exists (`exists`).
+ */
+interface Enqueued {
+  id: string;
+  job: Job | null;
+  exists?: boolean;
+}
+
+/** Inserts jobs in batches, one entry per job in order; ids taken at commit time are skipped or refused. */
+async function insertBatch(kv: Deno.Kv, jobs: Job[], skipExisting: boolean): Promise<Enqueued[]> {
+  const result = await jobInsertMany(kv, jobs);
+  if (result.duplicates.length > 0 && !skipExisting) {
+    const [dup] = await jobGetMany(kv, result.duplicates.slice(0, 1));
+    const error = dup ? duplicateError(dup.job) : null;
+    if (result.inserted.length === 0 && error) throw error;
+    throw new UsageError(
+      `${result.duplicates.length} job id(s) already existed (first: "${
+        result.duplicates[0]
+      }"); the other ${result.inserted.length} jobs were enqueued`,
+    );
+  }
+  const taken = new Set(result.duplicates);
+  return jobs.map((job) =>
+    taken.has(job.id) ? { id: job.id, job: null, exists: true } : { id: job.id, job }
+  );
 }
 
 /** Fills a job's exit-code policy from its queue's settings when the job gives none. */
@@ -130,12 +161,15 @@ async function applyQueuePolicies(kv: Deno.Kv, jobs: Job[]): Promise<Job[]> {
  * Inserts jobs with dependencies or unique keys one at a time, in input order, after
  * checking every dependency and unique key first, so that a mistake changes nothing.
  * With `skipHeld`, a job whose unique key is held is not enqueued: the holder's id is printed.
+ * With `skipExisting`, a job whose id was taken meanwhile is skipped instead of refused.
+ * Returns one entry per job, in order.
  */
 async function insertOneByOne(
   kv: Deno.Kv,
   jobs: Job[],
-  skipHeld: boolean,
-): Promise<{ id: string; job: Job | null }[]> {
+  options: { skipHeld: boolean; skipExisting: boolean },
+): Promise<Enqueued[]> {
+  const { skipHeld } = options;
   const earlier = new Set<string>();
   const keysInInput = new Map<string, string>();
   const skip = new Map<string, string>();
@@ -157,7 +191,7 @@ async function insertOneByOne(
       skip.set(job.id, holder);
     } else keysInInput.set(job.unique_key, job.id);
   }
-  const out: { id: string; job: Job | null }[] = [];
+  const out: Enqueued[] = [];
   for (const job of jobs) {
     const held = skip.get(job.id);
     if (held) {
@@ -166,8 +200,10 @@ async function insertOneByOne(
     }
     const result = await jobInsertOne(kv, job);
     if (result.kind === "inserted") out.push({ id: job.id, job: result.job });
-    else if (result.kind === "duplicate_id") throw duplicateError(result.existing);
-    else if (result.kind === "missing_dependency") {
+    else if (result.kind === "duplicate_id") {
+      if (!options.skipExisting) throw duplicateError(result.existing);
+      out.push({ id: job.id, job: null, exists: true });
+    } else if (result.kind === "missing_dependency") {
       throw new UsageError(
         `Unknown dependency "${result.id}" of job "${job.id}": no job has that id`,
       );

@@ -41,6 +41,10 @@ export const ENQUEUE_OPTIONS: OptionSpec[] = [
     flags: "--unique-skip",
     description: "with a unique key already held: print the holder's id, exit 0",
   },
+  {
+    flags: "--skip-existing",
+    description: "skip jobs whose id already exists (re-running a partly applied batch)",
+  },
   { flags: "--label <text>", description: "free text shown in lists (filter with list --label)" },
   {
     flags: "--retry-on <codes>",
@@ -67,6 +71,10 @@ export const LIST_OPTIONS: OptionSpec[] = [
   { flags: "--sort <field>", description: "created (newest first, default), updated or priority" },
   { flags: "--priority <n>", description: "only jobs with this priority" },
   { flags: "--command <text>", description: "only jobs whose command contains this text" },
+  {
+    flags: "--skip-existing",
+    description: "skip jobs whose id already exists (re-running a partly applied batch)",
+  },
   { flags: "--label <text>", description: "only jobs with this label" },
   { flags: "--json", description: "print as JSON" },
 ];
