@@ -80,6 +80,8 @@ export interface Job {
   lost: number;
   /** Why a dead job is dead: out of retries, a fail-fast exit code, or crash-looping. */
   dead_reason: DeadReason | null;
+  /** The schedule that fired the job; absent on jobs enqueued otherwise. */
+  schedule?: string;
 }
 
 /** Why a job ended in the DLQ. */

@@ -331,6 +331,95 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       return await pauseAction(ctx, p, name, false);
     }));
 
+  const schedule = program
+    .command("schedule")
+    .description("cron schedules: jobs enqueued by the workers at each tick, once across hosts");
+  schedule
+    .command("add")
+    .description("add a schedule: at each tick of the cron expression, enqueue the command")
+    .argument("<name>", "schedule name (letters, digits, '.', '_', '-')")
+    .argument("<cron>", "cron expression: 5 fields, 6 with seconds first, or @hourly, @daily, …")
+    .argument("<command...>", "the shell command (after --)")
+    .option("--tz <zone>", "IANA time zone the expression is read in (default UTC)")
+    .option("--queue <name>", "queue of the fired jobs (default: default)")
+    .option("--max-retries <n>", "retries after the first run (default: config max-retries)")
+    .option("--priority <n>", "higher runs first (default 0)")
+    .option("--timeout <seconds>", "kill an attempt that runs longer than this")
+    .option("--label <text>", "label of the fired jobs")
+    .option("--retry-on <codes>", "retry only these exit codes; others go to the DLQ")
+    .option("--fail-fast-on <codes>", "these exit codes go straight to the DLQ")
+    .option("--overlap <policy>", "while the last run is unfinished: skip (default), queue, allow")
+    .option("--catch-up <n>", "after downtime, fire at most n missed ticks, the latest (default 1)")
+    .option("--json", "print the schedule as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl schedule add backup '0 3 * * *' -- /usr/local/bin/backup.sh --full",
+        "queuectl schedule add report @hourly --tz Europe/Berlin --max-retries 3 -- make report",
+        "queuectl schedule add ping '*/10 * * * * *' --overlap allow -- curl -fsS localhost:8080",
+      ]) +
+        "\nRunning workers fire the ticks (no daemon): each tick enqueues one job, id <name>:<tick>,\n" +
+        "once however many workers on however many hosts share the store.\n" +
+        "--overlap: skip a tick while the last run is waiting or running (skip), run it after\n" +
+        "the last run (queue), or run both (allow).\n",
+    )
+    .action(act(async (p, cmd, name: string, cron: string, command: string[]) => {
+      const { scheduleAddAction } = await import("./schedule.ts");
+      return await scheduleAddAction(ctx, p, { name, cron, command }, opts(cmd));
+    }));
+  schedule
+    .command("list")
+    .alias("ls")
+    .description("every schedule with its next run and its last run's state")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd) => {
+      const { scheduleListAction } = await import("./schedule.ts");
+      return await scheduleListAction(ctx, p, opts(cmd));
+    }));
+  schedule
+    .command("show")
+    .description(
+      "one schedule: settings, next runs, counts of fires, skips and misses, recent jobs",
+    )
+    .argument("<name>", "schedule name")
+    .option("--json", "print as JSON")
+    .action(act(async (p, cmd, name: string) => {
+      const { scheduleShowAction } = await import("./schedule.ts");
+      return await scheduleShowAction(ctx, p, name, opts(cmd));
+    }));
+  schedule
+    .command("rm")
+    .alias("remove")
+    .description("delete a schedule (the jobs it fired stay)")
+    .argument("<name>", "schedule name")
+    .action(act(async (p, _cmd, name: string) => {
+      const { scheduleRemoveAction } = await import("./schedule.ts");
+      return await scheduleRemoveAction(ctx, p, name);
+    }));
+  for (const [verb, paused] of [["pause", true], ["resume", false]] as const) {
+    schedule
+      .command(verb)
+      .description(
+        paused
+          ? "stop firing a schedule (its running jobs go on)"
+          : "fire a paused schedule again, from its next tick (missed ones are not caught up)",
+      )
+      .argument("<name>", "schedule name")
+      .action(act(async (p, _cmd, name: string) => {
+        const { schedulePauseAction } = await import("./schedule.ts");
+        return await schedulePauseAction(ctx, p, name, paused);
+      }));
+  }
+  schedule
+    .command("run")
+    .description("fire a schedule now, whatever its next tick; prints the job id")
+    .argument("<name>", "schedule name")
+    .option("--json", "print the job as JSON")
+    .action(act(async (p, cmd, name: string) => {
+      const { scheduleRunAction } = await import("./schedule.ts");
+      return await scheduleRunAction(ctx, p, name, opts(cmd));
+    }));
+
   const dlq = program.command("dlq").description("the dead letter queue: jobs out of retries");
   dlq
     .command("list")

@@ -115,6 +115,24 @@ export const workerStopKey = (id: string): Deno.KvKey => ["worker_stop", id];
 /** A request to cancel a job that is running (read by the worker running it). */
 export const cancelKey = (id: string): Deno.KvKey => ["cancel", id];
 
+/** A schedule's definition (cron, zone, job spec, overlap, catch-up, paused). */
+export const scheduleKey = (name: string): Deno.KvKey => ["schedule", name];
+/** Prefix of the schedule definitions. */
+export const SCHEDULE_PREFIX: Deno.KvKey = ["schedule"];
+/**
+ * A schedule's next-fire key: its firing state (the tick due next, the last job, counts of
+ * fires, skips and misses). Every firing is a check-and-set on it, so one tick fires once.
+ */
+export const scheduleNextKey = (name: string): Deno.KvKey => ["schedule_next", name];
+/** Schedules by the time their next tick is due (value: null); absent while paused. */
+export const scheduleDueKey = (atMs: number, name: string): Deno.KvKey => [
+  "schedule_due",
+  atMs,
+  name,
+];
+/** Prefix of the due index of schedules. */
+export const SCHEDULE_DUE_PREFIX: Deno.KvKey = ["schedule_due"];
+
 /** A stored config value. */
 export const configKey = (key: string): Deno.KvKey => ["config", key];
 /** Prefix of the stored config. */
