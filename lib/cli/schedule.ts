@@ -21,7 +21,7 @@ import { renderTable } from "../output/table.ts";
 import { formatRelative, toJson, truncate } from "../output/text.ts";
 import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseNumberOption, parseQueuesOption } from "./args.ts";
-import { wakeWorkers } from "../wakeup.ts";
+import { wakeWorkers } from "../worker/wake_socket.ts";
 
 /** Options of `schedule add`, as commander hands them over. */
 export interface ScheduleAddOptions {

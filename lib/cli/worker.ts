@@ -212,6 +212,13 @@ function describeEvent(event: WorkerEvent): string {
         ? `stopping now${why}: killing running jobs and putting them back`
         : `stopping${why}: finishing running jobs`;
     }
+    case "schedule": {
+      const o = event.outcome;
+      const missed = o.missed > 0 ? ` (${o.missed} missed tick(s) before it)` : "";
+      return o.kind === "fired"
+        ? `schedule ${o.name} fired ${o.job.id} for its tick ${o.tick}${missed}`
+        : `schedule ${o.name} skipped its tick ${o.tick}: ${o.running} is unfinished${missed}`;
+    }
     case "warning":
       return `${event.job ? `${event.job.id}: ` : ""}warning: ${event.message}`;
     case "error":

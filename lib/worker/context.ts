@@ -22,6 +22,8 @@ export interface WorkerTiming {
   rescueMs: number;
   /** How often dependents stranded by a process that died mid-release are looked for. */
   sweepMs: number;
+  /** How often the due ticks of schedules are fired. */
+  scheduleMs: number;
   configMs: number;
 }
 
@@ -33,6 +35,7 @@ export const DEFAULT_TIMING: WorkerTiming = {
   controlMs: 500,
   rescueMs: 250,
   sweepMs: 2000,
+  scheduleMs: 250,
   configMs: 2000,
 };
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Attempt, Job } from "../job.ts";
+import type { FiringOutcome } from "../store/schedules.ts";
 
 /** What made a worker stop: a signal, a stop request in the store, or store errors. */
 export type StopSource = "signal" | "request" | "error";
@@ -15,6 +16,7 @@ export type WorkerEvent =
   | { kind: "fenced"; job: Job; detail: string }
   | { kind: "stopping"; force: boolean; source: StopSource }
   | { kind: "warning"; message: string; job?: Job }
+  | { kind: "schedule"; outcome: Extract<FiringOutcome, { kind: "fired" | "skipped" }> }
   | { kind: "error"; message: string };
 
 /** What a worker did over its life. */

@@ -19,6 +19,7 @@ import { landingSettled } from "./finish.ts";
 import { laneRun } from "./lane.ts";
 import { type PeriodicTask, upkeepNew, upkeepRun } from "./upkeep.ts";
 import { standardTasks } from "./upkeep_tasks.ts";
+import { type ScheduleFiring, scheduleFiringStart } from "./schedule_firing.ts";
 import {
   socketWakeSource,
   type WakeSource,
@@ -104,6 +105,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   const done = (async () => {
     await workerPut(kv, record);
     let subscriptions: WakeSubscription[] = [];
+    let firing: ScheduleFiring | null = null;
     const heartbeat = setInterval(() => {
       record.heartbeat_at = new Date().toISOString();
       void workerPut(kv, record).catch(() => {});
@@ -121,8 +123,10 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       const sources = [socketWakeSource(options.paths, options.id), ...options.wakeSources ?? []];
       subscriptions = await wakeSourcesListen(sources, ctx.wakeups);
       await startPass(ctx);
+      firing = scheduleFiringStart(kv, { everyMs: timing.scheduleMs, emit });
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => laneRun(ctx, i)));
     } finally {
+      await firing?.stop();
       await landingSettled(ctx);
       clearInterval(heartbeat);
       clearInterval(controlTimer);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cli, cliJson, tempHome } from "../_helpers/cli.ts";
+import { cli, cliJson, cliSpawn, type Spawned, tempHome, waitFor } from "../_helpers/cli.ts";
 
 interface View {
   name: string;
@@ -134,5 +134,113 @@ Deno.test("schedule add: a bad expression, zone or option exits 2 naming it, and
     }
   } finally {
     await h.cleanup();
+  }
+});
+
+interface JobJson {
+  id: string;
+  state: string;
+  schedule?: string;
+  created_at: string;
+}
+
+/** The tick a fired job's id names (`s:20300101T000000Z`), in ms. */
+function tickOf(id: string): number {
+  const m = /:(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(id)!;
+  return Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+}
+
+Deno.test("a worker fires an every-second schedule on the real clock, never before its tick", async () => {
+  const h = await tempHome();
+  const worker = cliSpawn(h, ["worker", "run", "--log-file", `${h.home}/w.log`]);
+  try {
+    const added = await cli(h, ["schedule", "add", "sec", "* * * * * *", "--", "echo tick"]);
+    assert.equal(added.code, 0, added.stderr);
+    await waitFor(async () => {
+      const jobs = await cliJson<JobJson[]>(h, ["list"]);
+      return jobs.filter((j) => j.state === "completed").length >= 3;
+    }, { timeoutMs: 30_000, what: "3 fired jobs to complete" });
+    assert.equal((await cli(h, ["schedule", "pause", "sec"])).code, 0);
+    const jobs = await cliJson<JobJson[]>(h, ["list"]);
+    for (const job of jobs) {
+      assert.equal(job.schedule, "sec");
+      assert.ok(Date.parse(job.created_at) >= tickOf(job.id), `${job.id} fired before its tick`);
+    }
+    const view = await cliJson<{ fires: number }>(h, ["schedule", "show", "sec"]);
+    assert.equal(view.fires, jobs.length);
+    const log = await Deno.readTextFile(`${h.home}/w.log`);
+    assert.match(log, /schedule sec fired sec:\d{8}T\d{6}Z for its tick/);
+    const out = await cli(h, ["logs", jobs.find((j) => j.state === "completed")!.id]);
+    assert.equal(out.stdout, "tick\n");
+  } finally {
+    await worker.kill();
+    await h.cleanup();
+  }
+});
+
+Deno.test("4 workers on 2 hosts sharing one store fire each of 20 ticks exactly once", async () => {
+  const a = await tempHome();
+  const b = await tempHome();
+  const db = `${a.home}/shared.db`;
+  const workers: Spawned[] = [];
+  try {
+    // Catch-up 100 and overlap allow: however late a loaded machine makes the workers, no
+    // tick is missed or skipped, so every tick must have exactly one job and one fire.
+    const added = await cli(a, [
+      "--db",
+      db,
+      "schedule",
+      "add",
+      "every",
+      "* * * * * *",
+      "--overlap",
+      "allow",
+      "--catch-up",
+      "100",
+      "--",
+      "true",
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    for (
+      const [home, host] of [[a, "host-a"], [a, "host-a"], [b, "host-b"], [b, "host-b"]] as const
+    ) {
+      const log = `${home.home}/w${workers.length}.log`;
+      workers.push(cliSpawn(home, ["--db", db, "worker", "run", "--log-file", log], {
+        env: { QUEUECTL_HOSTNAME: host },
+      }));
+    }
+    const fires = async () =>
+      (await cliJson<{ fires: number }>(a, ["--db", db, "schedule", "show", "every"])).fires;
+    await waitFor(async () => await fires() >= 22, { timeoutMs: 60_000, what: "22 fires" });
+    assert.equal((await cli(a, ["--db", db, "schedule", "pause", "every"])).code, 0);
+    const total = await fires();
+    const jobs = await cliJson<JobJson[]>(a, ["--db", db, "list", "--limit", "1000"]);
+    const ticks = jobs.map((j) => tickOf(j.id)).sort((x, y) => x - y);
+    assert.equal(jobs.length, total, "one job per fire");
+    assert.equal(new Set(ticks).size, ticks.length);
+    // The ticks are consecutive seconds: none missed, none twice.
+    assert.equal(ticks.at(-1)! - ticks[0], (ticks.length - 1) * 1000);
+    const view = await cliJson<{ misses: number; skips: number }>(a, [
+      "--db",
+      db,
+      "schedule",
+      "show",
+      "every",
+    ]);
+    assert.deepEqual([view.misses, view.skips], [0, 0]);
+    // Each fire was reported by exactly one worker.
+    const lines: string[] = [];
+    for (const [i, home] of [a, a, b, b].entries()) {
+      const text = await Deno.readTextFile(`${home.home}/w${i}.log`).catch(() => "");
+      lines.push(...text.split("\n").filter((l) => / schedule every fired /.test(l)));
+    }
+    const fired = lines.map((l) => / fired (\S+) /.exec(l)![1]).sort();
+    assert.deepEqual(fired, jobs.map((j) => j.id).sort());
+    const first20 = fired.filter((id) => tickOf(id) < ticks[0] + 20_000);
+    assert.equal(first20.length, 20, "20 ticks, 20 fires");
+  } finally {
+    for (const w of workers) await w.kill();
+    await a.cleanup();
+    await b.cleanup();
   }
 });
