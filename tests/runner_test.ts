@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runAttempt, type RunOptions } from "../lib/runner.ts";
+import { waitFor } from "./_helpers/cli.ts";
 import { groupMembers, killProcessesOf } from "./_helpers/procs.ts";
 
 const RUNNER_URL = new URL("../lib/runner.ts", import.meta.url).href;
@@ -115,14 +116,18 @@ Deno.test("runAttempt() stopped by its signal ends as the reason says and leaves
       const ctl = new AbortController();
       const pidFile = `${dir}/${reason}`;
       const running = runAttempt(
-        options(dir, `echo $$ > ${pidFile}; sleep 100 & sleep 100; wait`, {
-          signal: ctl.signal,
-          onSpawn: () => setTimeout(() => ctl.abort(reason), 300),
-        }),
+        options(dir, `echo $$ > ${pidFile}; sleep 100 & sleep 100; wait`, { signal: ctl.signal }),
       );
+      // Stopped once the shell and both its children run, so that there is a group to kill.
+      let pgid = 0;
+      await waitFor(async () => {
+        pgid = await readPid(pidFile).catch(() => 0);
+        return pgid > 0 && (await groupMembers(pgid)).length === 3;
+      }, { timeoutMs: 10_000, what: "the job's shell and its two sleeps" });
+      ctl.abort(reason);
       const result = await running;
       assert.deepEqual(result.outcome, { kind: reason });
-      assert.deepEqual(await groupMembers(await readPid(pidFile)), []);
+      assert.deepEqual(await groupMembers(pgid), []);
     }
   });
 });
