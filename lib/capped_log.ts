@@ -148,3 +148,29 @@ export class CappedLog {
     while (offset < bytes.length) offset += await this.#file.write(bytes.subarray(offset));
   }
 }
+
+/**
+ * The last `maxBytes` of a log file as text, or null when it cannot be read (removed, or
+ * written on another host).
+ */
+export async function logTail(path: string, maxBytes = KV_TAIL_BYTES): Promise<string | null> {
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(path, { read: true });
+    const size = (await file.stat()).size;
+    const start = Math.max(0, size - maxBytes);
+    await file.seek(start, Deno.SeekMode.Start);
+    const bytes = new Uint8Array(size - start);
+    let at = 0;
+    while (at < bytes.length) {
+      const n = await file.read(bytes.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    return new TextDecoder("utf-8", { fatal: false }).decode(bytes.subarray(0, at));
+  } catch {
+    return null;
+  } finally {
+    file?.close();
+  }
+}

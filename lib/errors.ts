@@ -22,6 +22,8 @@ export const EXIT_FAILURE = 1;
 export function describeError(error: unknown): { code: number; line: string } {
   if (error instanceof UsageError) return { code: EXIT_USAGE, line: error.message };
   if (error instanceof OperationError) return { code: EXIT_FAILURE, line: error.message };
+  const denied = permissionReason(error);
+  if (denied) return { code: EXIT_FAILURE, line: `Not permitted: ${denied}` };
   const message = error instanceof Error ? error.message : String(error);
   return { code: EXIT_FAILURE, line: firstLine(message) };
 }
@@ -30,4 +32,25 @@ export function describeError(error: unknown): { code: number; line: string } {
 export function firstLine(message: string): string {
   const line = message.split("\n").find((l) => l.trim() !== "") ?? message;
   return line.trim();
+}
+
+/**
+ * Deno's refusal of a permission as a short phrase naming the path, without Deno's "run
+ * again with the --allow-… flag" hint (a user of an installed queuectl cannot add flags);
+ * null for any other error.
+ */
+export function permissionReason(error: unknown): string | null {
+  if (!(error instanceof Deno.errors.NotCapable)) return null;
+  const match = /Requires (\w+) access to "?([^",]+)"?/.exec(error.message);
+  if (!match) return "not permitted";
+  const [, kind, what] = match;
+  return kind === "all"
+    ? `Deno opens special files such as "${what}" only with --allow-all, which queuectl does not use`
+    : `no ${kind} permission for "${what}" (queuectl runs without --allow-${kind} for it)`;
+}
+
+/** Why an operation failed, in one line: a permission refusal named as such, else the message. */
+export function errorReason(error: unknown): string {
+  return permissionReason(error) ??
+    firstLine(error instanceof Error ? error.message : String(error));
 }

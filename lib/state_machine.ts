@@ -172,6 +172,9 @@ export function retryFromDlq(job: Job, now: Date): Transition {
       attempts: 0,
       lost: 0,
       dead_reason: null,
+      // The new run starts clean: the old run's error stays in its attempt record.
+      last_error: null,
+      exit_code: null,
       waiting_on: [],
       next_run_at: null,
       finished_at: null,

@@ -80,6 +80,7 @@ interface Case {
   failure?: { message: string; type: string; "#text": string };
   skipped?: { message: string };
   "system-out"?: string;
+  "system-err"?: string;
 }
 interface Suite {
   name: string;
@@ -121,6 +122,16 @@ Deno.test("junitReport() writes one testcase per job, a failure for dead jobs, o
   assert.equal(bad["system-out"], "boom\n");
   assert.equal(gone.skipped?.message, "cancelled");
   assert.equal(gone.failure, undefined);
+});
+
+Deno.test("junitReport() puts a job's stderr in system-err and its stdout in system-out", () => {
+  const both = { ...entry("b", "dead"), streams: { stdout: "out\n", stderr: "<err>\n" } };
+  const quiet = { ...entry("q", "completed"), streams: { stdout: "", stderr: "only err\n" } };
+  const [b, q] = parse(junitReport([both, quiet], info)).testsuites.testsuite[0].testcase;
+  assert.equal(b["system-out"], "out\n");
+  assert.equal(b["system-err"], "<err>\n");
+  assert.equal(q["system-out"], undefined, "no empty system-out");
+  assert.equal(q["system-err"], "only err\n");
 });
 
 Deno.test("junitReport() groups jobs into one testsuite per queue, sorted by name", () => {

@@ -4,7 +4,6 @@
  * @module
  */
 import { Command, CommanderError } from "npm:commander@14.0.3";
-import meta from "../../deno.json" with { type: "json" };
 import { describeError, EXIT_USAGE } from "../errors.ts";
 import { type CliContext, pathsOf } from "./context.ts";
 import {
@@ -15,8 +14,7 @@ import {
   STATUS_OPTIONS,
 } from "./options.ts";
 
-/** The program's version: the single source of truth is deno.json. */
-export const VERSION: string = meta.version;
+import { VERSION } from "./version.ts";
 
 interface Globals {
   db?: string;
@@ -85,7 +83,8 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     )
     .action(act(async (p, cmd, job: string[]) => {
       const { enqueueAction } = await import("./enqueue.ts");
-      return await enqueueAction(ctx, p, job, opts(cmd));
+      // After `--` every word is part of a command, never a spec.
+      return await enqueueAction(ctx, p, job, { ...opts(cmd), literal: argv.includes("--") });
     }));
 
   const worker = program.command("worker").description("run, start, stop and list workers");
@@ -314,13 +313,25 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       const { queueSetAction } = await import("./queues.ts");
       return await queueSetAction(ctx, p, name, opts(cmd));
     }));
+  queue
+    .command("rm")
+    .alias("remove")
+    .description("forget a queue with no unfinished jobs: its settings and its name")
+    .argument("<name>", "queue name")
+    .option("--json", "print the result as JSON")
+    .action(act(async (p, cmd, name: string) => {
+      const { queueRemoveAction } = await import("./queues.ts");
+      return await queueRemoveAction(ctx, p, name, opts(cmd));
+    }));
   program
     .command("pause")
     .description("stop claiming from a queue (or every queue); running jobs finish")
     .argument("[queue]", "queue name (default: all queues)")
-    .action(act(async (p, _cmd, name: string | undefined) => {
+    .option("--create", "pause a queue no job was enqueued to yet")
+    .addHelpText("after", examples(["queuectl pause emails", "queuectl pause --create nightly"]))
+    .action(act(async (p, cmd, name: string | undefined) => {
       const { pauseAction } = await import("./queues.ts");
-      return await pauseAction(ctx, p, name, true);
+      return await pauseAction(ctx, p, name, true, opts(cmd));
     }));
   program
     .command("resume")
@@ -533,13 +544,21 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
       exitCode = completionsAction(ctx, shell, tree(program));
     });
 
-  if (argv.length === 0) {
-    ctx.err(
-      `Missing command: expected one of ${
-        commandTree(program).map((c) => c.name).join(", ")
-      } (see queuectl --help)\n`,
-    );
-    return EXIT_USAGE;
+  // A bare `queuectl` is asking what it can do.
+  if (argv.length === 0) argv = ["--help"];
+  // `help worker start`: commander's own help command looks one level deep only.
+  if (argv[0] === "help" && argv.length > 1) {
+    let at: Command = program;
+    for (const word of argv.slice(1)) {
+      const next = at.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (!next) {
+        const names = at.commands.map((c) => c.name()).filter((n) => n !== "help");
+        ctx.err(`Unknown command "${word}": expected one of ${names.join(", ")}\n`);
+        return EXIT_USAGE;
+      }
+      at = next;
+    }
+    argv = [...argv.slice(1), "--help"];
   }
   try {
     await program.parseAsync(argv, { from: "user" });

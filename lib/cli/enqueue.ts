@@ -2,7 +2,7 @@
  * `queuectl enqueue`: a JSON spec, a plain command, a file, or NDJSON on stdin.
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { errorReason, UsageError } from "../errors.ts";
 import type { Job } from "../job.ts";
 import {
   checkDelay,
@@ -47,6 +47,8 @@ export interface EnqueueOptions {
   failFastOn?: string;
   validate?: boolean;
   json?: boolean;
+  /** The words came after `--`: they are a command, never a spec or a file. */
+  literal?: boolean;
 }
 
 /** Runs `enqueue`; prints the new ids (or the jobs with `--json`). */
@@ -239,16 +241,28 @@ async function readSpecs(
       `Missing job: expected a JSON spec, a command, a .json file, or "-" for NDJSON on stdin`,
     );
   }
-  if (args.length === 1 && args[0] === "-") {
-    return parseFileText(decodeUtf8(await ctx.readStdin(), "stdin"), "stdin");
-  }
-  if (args.length === 1) {
-    const arg = args[0].trim();
-    if (arg.startsWith("{")) return [parseJobJson(arg)];
+  if (!options.literal) {
+    if (args.length === 1 && args[0] === "-") {
+      return parseFileText(decodeUtf8(await ctx.readStdin(), "stdin"), "stdin");
+    }
+    const first = args[0].trim();
+    if (looksLikeSpec(first)) {
+      if (args.length > 1) {
+        throw new UsageError(
+          `Invalid job spec: it arrived as ${args.length} arguments (the shell split it); ` +
+            `quote the whole JSON as one argument, or put -- before a command`,
+        );
+      }
+      return first.startsWith("{") ? [parseJobJson(first)] : parseFileText(first, "the argument");
+    }
     // A JSON array of jobs; `[ -f x ]` (a shell test) is not JSON and stays a command.
-    if (arg.startsWith("[") && isJsonArray(arg)) return parseFileText(arg, "the argument");
+    if (args.length === 1 && first.startsWith("[") && isJsonArray(first)) {
+      return parseFileText(first, "the argument");
+    }
     // A lone word ending in .json names a job file: a typo in it is an error, not a command.
-    if (/^\S+\.json$/.test(arg)) return parseFileText(await readFile(arg), arg);
+    if (args.length === 1 && /^\S+\.json$/.test(first)) {
+      return parseFileText(await readFile(first), first);
+    }
   }
   const command = args.join(" ");
   if (command.trim() === "") throw new UsageError("Invalid command: it is empty");
@@ -276,9 +290,9 @@ function parseFileText(text: string, name: string): JobSpec[] {
   }
   if (Array.isArray(value)) {
     if (value.length === 0) throw new UsageError(`No jobs in ${name}: the array is empty`);
-    return value.map((v, i) => parseJobSpec(v, `${name} item ${i + 1}`));
+    return value.map((v, i) => parseJobSpec(v, `job spec ${i + 1} in ${name}`));
   }
-  return [parseJobSpec(value, name)];
+  return [parseJobSpec(value, `job spec in ${name}`)];
 }
 
 /** Parses newline-delimited JSON jobs; blank lines and lines starting with # are skipped. */
@@ -288,7 +302,7 @@ export function parseNdjson(text: string, name: string): JobSpec[] {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === "" || line.startsWith("#")) continue;
-    specs.push(parseJobJson(line, `${name} line ${i + 1}`));
+    specs.push(parseJobJson(line, `job spec on ${name} line ${i + 1}`));
   }
   if (specs.length === 0) {
     throw new UsageError(`No jobs in ${name}: expected one JSON job per line`);
@@ -389,8 +403,17 @@ async function readBytes(path: string): Promise<Uint8Array> {
     if (error instanceof Deno.errors.NotFound) {
       throw new UsageError(`Cannot read "${path}": no such file`);
     }
-    throw new UsageError(`Cannot read "${path}": ${(error as Error).message}`);
+    throw new UsageError(`Cannot read "${path}": ${errorReason(error)}`);
   }
+}
+
+/**
+ * Whether a first argument is meant as a JSON spec: `{"…`, `[{…` or `{` directly followed by
+ * something other than a space (`{bad`). A shell brace group needs a space after `{`
+ * (`{ echo a; } > f`), and a shell test `[ -f x ]` has no `{`, so both stay commands.
+ */
+function looksLikeSpec(arg: string): boolean {
+  return /^\{\s*"/.test(arg) || /^\[\s*\{/.test(arg) || /^\{\S/.test(arg);
 }
 
 function isJsonArray(text: string): boolean {

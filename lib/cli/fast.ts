@@ -1,5 +1,6 @@
 /**
- * The commands scripts and people run most (`enqueue`, `status`, `list`, `show`) without
+ * The commands scripts and people run most (`enqueue`, `status`, `list`, `show`, and
+ * `--version`) without
  * the command tree, so they do not pay for loading commander (about 18 ms of every call).
  * Their options are read from the same option tables as the tree, in their plain forms
  * only: `--name value`, `--name=value`, `--flag`, `-x value`, `-x`, and `--` before words.
@@ -12,6 +13,7 @@
 import { describeError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { type CliContext, pathsOf } from "./context.ts";
+import { VERSION } from "./version.ts";
 import {
   ENQUEUE_OPTIONS,
   GLOBAL_OPTIONS,
@@ -109,6 +111,10 @@ function splitOnce(text: string, separator: string): [string, string | undefined
 
 /** Runs `argv` if it is a command the fast path can parse alone; null to hand it on. */
 export async function fastCommand(ctx: CliContext, argv: string[]): Promise<number | null> {
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    ctx.out(`${VERSION}\n`);
+    return 0;
+  }
   const command = Object.hasOwn(FAST, argv[0] ?? "") ? FAST[argv[0]] : null;
   if (!command || argv.includes("--help") || argv.includes("-h")) return null;
   const specs = [...command.options, ...GLOBAL_OPTIONS].map(optionParts);
@@ -123,6 +129,8 @@ export async function fastCommand(ctx: CliContext, argv: string[]): Promise<numb
     if (value === undefined) continue;
     values[s.key] = s.long.startsWith("no-") ? !value : value;
   }
+  // After `--` every word is part of a command, never a spec (see enqueue's readSpecs).
+  if (argv.includes("--")) values.literal = true;
   try {
     return await command.run(ctx, pathsOf(ctx, values.db as string | undefined), args, values);
   } catch (error) {

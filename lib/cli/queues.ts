@@ -9,6 +9,7 @@ import { queueCountsGet } from "../store/counts.ts";
 import {
   ALL_QUEUES,
   queueNamesAll,
+  queueRemove,
   type QueueSettings,
   queueSettingsEntries,
   queueSettingsUpdate,
@@ -133,15 +134,50 @@ export async function queueSetAction(
   return 0;
 }
 
-/** `pause [queue]` / `resume [queue]`: no new claims from the queue (or from any queue). */
+/** `queue rm <name>`: forgets the settings and the name of a queue with no unfinished jobs. */
+export async function queueRemoveAction(
+  ctx: CliContext,
+  paths: Paths,
+  name: string,
+  options: { json?: boolean },
+): Promise<number> {
+  const [queue] = parseQueuesOption(name);
+  const result = await withStore(paths, (kv) => queueRemove(kv, queue));
+  if (result.kind === "unknown") throw unknownQueue(queue);
+  if (result.kind === "not_empty") {
+    throw new UsageError(
+      `Queue "${queue}" has ${result.unfinished} unfinished job(s): cancel them or let them finish first`,
+    );
+  }
+  if (options.json) ctx.out(toJson({ queue, removed: true }));
+  else ctx.out(`Queue "${queue}" removed\n`);
+  return 0;
+}
+
+function unknownQueue(queue: string): UsageError {
+  return new UsageError(
+    `Unknown queue "${queue}": no job was enqueued to it and it has no settings (see queuectl queue list)`,
+  );
+}
+
+/**
+ * `pause [queue]` / `resume [queue]`: no new claims from the queue (or from any queue). A
+ * queue nobody has used is a mistake (a typo, most likely) unless `create` says otherwise.
+ */
 export async function pauseAction(
   ctx: CliContext,
   paths: Paths,
   name: string | undefined,
   paused: boolean,
+  options: { create?: boolean } = {},
 ): Promise<number> {
   const queue = name === undefined ? ALL_QUEUES : parseQueuesOption(name)[0];
   await withStore(paths, async (kv) => {
+    if (queue !== ALL_QUEUES && !options.create && !(await queueNamesAll(kv)).includes(queue)) {
+      const error = unknownQueue(queue);
+      error.message += paused ? "; use --create to pause it before its first job" : "";
+      throw error;
+    }
     await queueSettingsUpdate(kv, queue, { paused });
     if (queue !== ALL_QUEUES || paused) return;
     // `resume` with no queue resumes every queue, not only the global pause.

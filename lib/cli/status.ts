@@ -3,7 +3,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Job, JOB_STATES } from "../job.ts";
+import { type Job, JOB_STATES, runNumber } from "../job.ts";
 import { type Paths, remoteStore, storeLabel } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
 import { attemptList, jobGet, jobList, jobScan } from "../store/jobs.ts";
@@ -218,7 +218,7 @@ export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): 
   const rows = jobs.map((j) => [
     j.id,
     j.state,
-    `${j.attempts}/${j.max_retries + 1}`,
+    runsCell(j),
     truncate(j.command, 40),
     ...(labels ? [truncate(j.label ?? "", 20)] : []),
     formatRelative(j.updated_at, now),
@@ -226,6 +226,16 @@ export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): 
   ]);
   const head = ["ID", "STATE", "RUNS", "COMMAND", ...(labels ? ["LABEL"] : []), "UPDATED", "NOTE"];
   return await renderTable(head, rows, tableOptions(ctx, color)) + "\n";
+}
+
+/**
+ * The RUNS cell: runs counted against the limit, of the most allowed; after a retry by a
+ * person (attempts reset), also every run of the job's life, as `show` lists them.
+ */
+export function runsCell(job: Job): string {
+  const counted = `${job.attempts}/${job.max_retries + 1}`;
+  const all = runNumber(job);
+  return all === job.attempts ? counted : `${counted} (${all} in all)`;
 }
 
 function jobNote(job: Job, now: Date): string {
@@ -263,7 +273,9 @@ export async function showAction(
     ["state", job.state],
     [
       "attempts",
-      `${job.attempts} of at most ${job.max_retries + 1} (max_retries ${job.max_retries})`,
+      `${job.attempts} of at most ${job.max_retries + 1} (max_retries ${job.max_retries})${
+        runNumber(job) === job.attempts ? "" : `; ${runNumber(job)} runs in all`
+      }`,
     ],
     ["queue", job.queue],
     ["label", job.label ?? "-"],

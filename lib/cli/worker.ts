@@ -2,14 +2,15 @@
  * `queuectl worker run|start|stop|status`.
  * @module
  */
-import { OperationError, UsageError } from "../errors.ts";
-import type { Paths } from "../paths.ts";
+import { errorReason, OperationError, UsageError } from "../errors.ts";
 import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker/worker.ts";
 import { newWorkerId, spawnWorkers, stopWorkers, workersView } from "../supervisor.ts";
-import { formatDuration, toJson } from "../output/text.ts";
-import { junitReport } from "../output/junit.ts";
+import { formatDuration, plural, toJson } from "../output/text.ts";
+import { type JunitJob, junitReport } from "../output/junit.ts";
+import { logTail } from "../capped_log.ts";
+import { attemptLogPath, type Paths } from "../paths.ts";
 import { type CliContext, useColor, withStore } from "./context.ts";
-import { outstandingIn } from "../store/counts.ts";
+import { drainTallyIn } from "../store/counts.ts";
 import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { openStore } from "../store/open.ts";
@@ -118,13 +119,15 @@ export async function workerRunAction(
     } else {
       ctx.out(
         `Drained ${summary.finished.size} job(s) in ${formatDuration(elapsed)}: ` +
-          `${c.completed} completed, ${c.failed} failed attempts retried, ${c.dead} dead, ` +
+          `${c.completed} completed, ${
+            plural(c.failed, "failed attempt")
+          } retried, ${c.dead} dead, ` +
           `${c.cancelled} cancelled\n`,
       );
     }
   }
   if (options.report) {
-    const xml = junitReport([...summary.finished.values()], {
+    const xml = junitReport(await withStreams(paths, [...summary.finished.values()]), {
       name: "queuectl worker run",
       elapsedMs: elapsed,
       timestamp: new Date(Date.now() - elapsed).toISOString(),
@@ -134,8 +137,7 @@ export async function workerRunAction(
     try {
       await Deno.writeTextFile(file, xml);
     } catch (error) {
-      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-      throw new OperationError(`Cannot write report "${options.report}": ${reason}`);
+      throw new OperationError(`Cannot write report "${options.report}": ${errorReason(error)}`);
     }
   }
   if (summary.logErrors > 0) {
@@ -145,18 +147,39 @@ export async function workerRunAction(
   return dead.length > 0 || summary.logErrors > 0 ? 1 : 0;
 }
 
-/** The progress line of a drain on a terminal, redrawn four times a second. */
+/** Report entries with each attempt's stdout and stderr tails, read from its log files. */
+async function withStreams(paths: Paths, entries: JunitJob[]): Promise<JunitJob[]> {
+  return await Promise.all(entries.map(async (entry) => {
+    const log = (stream: "out" | "err") =>
+      logTail(attemptLogPath(paths.logDir, entry.job.id, entry.attempt.attempt, stream));
+    const [stdout, stderr] = await Promise.all([log("out"), log("err")]);
+    // A log file is made at its first byte: one missing is a silent stream; both missing,
+    // the logs are gone (or the job printed nothing) and the mixed tail stands in.
+    if (stdout === null && stderr === null) return entry;
+    return { ...entry, streams: { stdout: stdout ?? "", stderr: stderr ?? "" } };
+  }));
+}
+
+/**
+ * The progress line of a drain on a terminal, redrawn four times a second. It counts jobs
+ * finished in the served queues since the drain began, whoever finished them, against those
+ * plus the jobs still to run: the total stays put while jobs run or dependents are released
+ * (or cancelled by a cascade), and grows only when jobs are enqueued.
+ */
 function startProgressLine(ctx: CliContext, kv: Deno.Kv, queues: string[] | null) {
   const started = performance.now();
-  let done = 0, dead = 0, left = 0;
+  const first = drainTallyIn(kv, queues).catch(() => ({ finished: 0, remaining: 0 }));
+  let done = 0, total = 0, dead = 0;
   const draw = async () => {
-    left = await outstandingIn(kv, queues).catch(() => left);
-    const line = renderProgress({
-      done,
-      total: done + left,
-      elapsedMs: performance.now() - started,
-      dead,
-    });
+    try {
+      const base = (await first).finished;
+      const now = await drainTallyIn(kv, queues);
+      done = Math.max(0, now.finished - base);
+      total = Math.max(total, done + now.remaining);
+    } catch {
+      // a busy store: draw what we had
+    }
+    const line = renderProgress({ done, total, elapsedMs: performance.now() - started, dead });
     ctx.err(`\r\x1b[2K${line}`);
   };
   let busy = false;
@@ -167,7 +190,6 @@ function startProgressLine(ctx: CliContext, kv: Deno.Kv, queues: string[] | null
   }, 250);
   return {
     finished(state: string) {
-      if (state === "completed" || state === "dead" || state === "cancelled") done++;
       if (state === "dead") dead++;
     },
     note(text: string) {

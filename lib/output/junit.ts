@@ -9,6 +9,11 @@ import type { Attempt, Job } from "../job.ts";
 export interface JunitJob {
   job: Job;
   attempt: Attempt;
+  /**
+   * The tails of the attempt's standard output and standard error, read from its log files;
+   * when absent, the attempt's mixed output tail goes to `<system-out>`.
+   */
+  streams?: { stdout: string; stderr: string };
 }
 
 /** What the report says about the run as a whole. */
@@ -25,7 +30,8 @@ export interface JunitRunInfo {
 /**
  * Builds a JUnit XML report: one `<testsuite>` per queue, one `<testcase>` per job.
  * Completed jobs pass, dead jobs carry a `<failure>`, cancelled or unfinished jobs are
- * `<skipped>`; the attempt's output tail goes to `<system-out>`.
+ * `<skipped>`; the attempt's standard output goes to `<system-out>` and its standard error
+ * to `<system-err>` (or, without the streams apart, its mixed output tail to `<system-out>`).
  *
  * @example
  * ```ts
@@ -78,7 +84,7 @@ export function junitReport(jobs: readonly JunitJob[], run: JunitRunInfo): strin
   return lines.join("\n") + "\n";
 }
 
-function testcase({ job, attempt }: JunitJob): string[] {
+function testcase({ job, attempt, streams }: JunitJob): string[] {
   const head = `    <testcase${
     attrs({
       name: job.id,
@@ -104,8 +110,10 @@ function testcase({ job, attempt }: JunitJob): string[] {
     const message = job.state === "cancelled" ? "cancelled" : `not finished: ${job.state}`;
     body.push(`      <skipped${attrs({ message })}/>`);
   }
-  if (attempt.output_tail !== "") {
-    body.push(`      <system-out>${xmlText(attempt.output_tail)}</system-out>`);
+  const out = streams ? streams.stdout : attempt.output_tail;
+  if (out !== "") body.push(`      <system-out>${xmlText(out)}</system-out>`);
+  if (streams && streams.stderr !== "") {
+    body.push(`      <system-err>${xmlText(streams.stderr)}</system-err>`);
   }
   return [head, ...body, `    </testcase>`];
 }

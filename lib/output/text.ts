@@ -30,3 +30,15 @@ export function truncate(text: string, max: number): string {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
 }
+
+/**
+ * A count with its noun, singular or plural.
+ * @example
+ * ```ts
+ * plural(1, "failed attempt"); // "1 failed attempt"
+ * plural(2, "failed attempt"); // "2 failed attempts"
+ * ```
+ */
+export function plural(n: number, noun: string, many = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : many}`;
+}

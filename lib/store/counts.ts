@@ -84,3 +84,28 @@ export function toCount(value: Deno.KvU64 | null): number {
   const n = value.value;
   return n >= 1n << 63n ? 0 : Number(n); // a wrapped (negative) counter reads as 0
 }
+
+/** Where a drain stands in the served queues: jobs finished so far, and jobs left to run. */
+export interface DrainTally {
+  /** Completed, dead and cancelled jobs (by any worker, or cancelled by a cascade). */
+  finished: number;
+  /** Outstanding jobs (see `outstanding`) and running ones. */
+  remaining: number;
+}
+
+/**
+ * The drain tally of the served queues (all when `queues` is null). A job moves from
+ * `remaining` to `finished` whoever finishes it, so their sum stays put while jobs run,
+ * retry or are released; it grows only when jobs are enqueued.
+ */
+export async function drainTallyIn(kv: Deno.Kv, queues: string[] | null): Promise<DrainTally> {
+  const all = queues ? await Promise.all(queues.map((q) => queueCountsGet(kv, q))) : [
+    await countsGet(kv),
+  ];
+  let finished = 0, remaining = 0;
+  for (const c of all) {
+    finished += c.completed + c.dead + c.cancelled;
+    remaining += outstanding(c) + c.processing;
+  }
+  return { finished, remaining };
+}

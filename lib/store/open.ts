@@ -3,7 +3,7 @@
  * into one clear line.
  * @module
  */
-import { OperationError, UsageError } from "../errors.ts";
+import { OperationError, permissionReason, UsageError } from "../errors.ts";
 import { dirname, type Paths, remoteStore, storeLabel, TOKEN_ENV } from "../paths.ts";
 import { busyTimeoutMs, busyTolerant, isBusyError } from "./busy.ts";
 
@@ -141,6 +141,8 @@ export async function storeExists(paths: Paths): Promise<boolean> {
 
 function reason(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  const denied = permissionReason(error);
+  if (denied) return denied;
   if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
   if (error instanceof Deno.errors.AlreadyExists) return "a file is in the way";
   const message = error instanceof Error ? error.message : String(error);

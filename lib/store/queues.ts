@@ -4,7 +4,15 @@
  * a pause or a cap holds from the moment it is committed.
  * @module
  */
-import { QUEUE_CONFIG_PREFIX, QUEUE_PREFIX, queueConfigKey } from "./keys.ts";
+import type { JobState } from "../job.ts";
+import {
+  QUEUE_CONFIG_PREFIX,
+  QUEUE_PREFIX,
+  queueConfigKey,
+  queueCountKey,
+  queueKey,
+} from "./keys.ts";
+import { toCount } from "./counts.ts";
 
 /** The name whose settings apply to every queue (`queuectl pause` with no queue). */
 export const ALL_QUEUES = "*";
@@ -98,4 +106,33 @@ export async function queueNamesAll(kv: Deno.Kv): Promise<string[]> {
     if (e.key[1] !== ALL_QUEUES) names.add(e.key[1] as string);
   }
   return [...names].sort();
+}
+
+/** How removing a queue's settings ended. */
+export type QueueRemoveResult =
+  | { kind: "removed" }
+  | { kind: "unknown" }
+  | { kind: "not_empty"; unfinished: number };
+
+/** States of a queue's jobs that keep it from being removed. */
+const UNFINISHED: JobState[] = ["pending", "processing", "failed"];
+
+/**
+ * Forgets a queue with no unfinished jobs: its settings and its name, in one commit checked
+ * against its unfinished-job counters as read (an enqueue meanwhile makes it fail and retry).
+ */
+export async function queueRemove(kv: Deno.Kv, name: string): Promise<QueueRemoveResult> {
+  for (let tries = 0; tries < 20; tries++) {
+    const counters = await kv.getMany<Deno.KvU64[]>(UNFINISHED.map((s) => queueCountKey(name, s)));
+    const [settings, seen] = await kv.getMany([queueConfigKey(name), queueKey(name)]);
+    if (settings.versionstamp === null && seen.versionstamp === null) return { kind: "unknown" };
+    const unfinished = counters.reduce((n, e) => n + toCount(e.value), 0);
+    if (unfinished > 0) return { kind: "not_empty", unfinished };
+    const op = kv.atomic();
+    for (const e of counters) op.check(e);
+    const result = await op.check(settings).check(seen)
+      .delete(queueConfigKey(name)).delete(queueKey(name)).commit();
+    if (result.ok) return { kind: "removed" };
+  }
+  throw new Error(`Queue "${name}" kept changing; try again`);
 }

@@ -146,7 +146,6 @@ const CASES: Case[] = [
   { name: "config set tiny max-log-bytes", args: ["config", "set", "max-log-bytes", "10"] },
   { name: "config set without a value", args: ["config", "set", "max-retries"] },
   // the command line itself
-  { name: "no command", args: [] },
   { name: "unknown command", args: ["frobnicate"] },
   { name: "unknown option", args: ["list", "--frobnicate"] },
   { name: "missing subcommand", args: ["dlq"] },

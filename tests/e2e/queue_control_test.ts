@@ -216,7 +216,7 @@ Deno.test("e2e: pause holds new claims while a running job finishes; resume rele
 Deno.test("e2e: pausing one queue leaves the others running", async () => {
   const home = await tempHome();
   try {
-    await cli(home, ["pause", "slow"]);
+    await cli(home, ["pause", "--create", "slow"]);
     await cli(home, ["enqueue", "--id", "s", "--queue", "slow", "true"]);
     await cli(home, ["enqueue", "--id", "f", "--queue", "fast", "true"]);
     const run = await cli(home, ["worker", "run", "--drain", "--queue", "fast"]);
@@ -336,8 +336,8 @@ Deno.test("e2e: labels are shown and filter lists; explain-backoff prints the ti
 Deno.test("e2e: resume with no queue also resumes queues paused one by one; --no-concurrency lifts a cap", async () => {
   const home = await tempHome();
   try {
-    await cli(home, ["pause", "a"]);
-    await cli(home, ["pause", "b"]);
+    await cli(home, ["pause", "--create", "a"]);
+    await cli(home, ["pause", "--create", "b"]);
     await cli(home, ["queue", "set", "a", "--concurrency", "1"]);
     let queues = await cliJson<
       { queues: { name: string; paused: boolean; concurrency: number | null }[] }

@@ -234,7 +234,11 @@ Deno.test("worker run --drain --report writes JUnit XML: a testcase per job, a f
       xml,
       /<testcase name="bad"[^>]*>\n {6}<failure message="exit code 3" type="exited">/,
     );
-    assert.match(xml, /<system-out>&lt;oops&gt;\n<\/system-out>/);
+    // The job wrote "<oops>" to stderr: it goes to <system-err>, not <system-out>.
+    assert.match(
+      xml,
+      /<\/failure>\n {6}<system-err>&lt;oops&gt;\n<\/system-err>\n {4}<\/testcase>/,
+    );
 
     const unwritable = await cli(home, [
       "worker",

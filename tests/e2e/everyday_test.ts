@@ -1,0 +1,231 @@
+/**
+ * The everyday CLI (issue 14) through the real CLI: commands and specs kept apart, help
+ * and mistakes, messages a person would write, the drain's progress line.
+ */
+import assert from "node:assert/strict";
+import { cli, cliCommand, cliJson, type TempHome, tempHome } from "../_helpers/cli.ts";
+
+interface JobJson {
+  id: string;
+  state: string;
+  attempts: number;
+  runs: number;
+  last_error: string | null;
+  exit_code: number | null;
+  history?: unknown[];
+}
+
+/** Runs the CLI and fails with its stderr unless it exits 0; returns stdout. */
+async function ok(home: TempHome, args: string[]): Promise<string> {
+  const result = await cli(home, args);
+  assert.equal(result.code, 0, `queuectl ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** Runs the CLI expecting a usage error: exit 2 and one line on stderr; returns that line. */
+async function usage(home: TempHome, args: string[]): Promise<string> {
+  const result = await cli(home, args);
+  assert.equal(result.code, 2, `queuectl ${args.join(" ")}: ${result.stdout}${result.stderr}`);
+  const lines = result.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, result.stderr);
+  return lines[0];
+}
+
+async function commandExists(name: string): Promise<boolean> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `command -v ${name}`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+Deno.test("enqueue: after -- a brace group is a command; a split or broken spec is exit 2", async () => {
+  const home = await tempHome();
+  try {
+    await ok(home, ["enqueue", "--id", "brace", "--", "{ echo a; } > brace.txt"]);
+    assert.equal((await cliJson<JobJson>(home, ["show", "brace"])).state, "pending");
+    await ok(home, ["worker", "run", "--drain"]);
+    assert.equal(await Deno.readTextFile(`${home.home}/brace.txt`), "a\n");
+    // Without --, a brace group (a space after "{") is a command too.
+    await ok(home, ["enqueue", "--id", "brace2", "{ echo b; } > brace2.txt"]);
+    await ok(home, ["worker", "run", "--drain"]);
+    assert.equal(await Deno.readTextFile(`${home.home}/brace2.txt`), "b\n");
+
+    const before = await ok(home, ["list", "--json"]);
+    const split = await usage(home, ["enqueue", '{"id":"t","command":"echo Hello', 'World"}']);
+    assert.match(split, /^Invalid job spec: it arrived as 2 arguments .*quote the whole JSON/);
+    assert.match(await usage(home, ["enqueue", '{"id":"t","command":"echo']), /^Invalid JSON/);
+    assert.match(
+      await usage(home, ["enqueue", '[{"command":"true"},{"command":"x"', "x"]),
+      /^Invalid job spec: it arrived as 2 arguments/,
+    );
+    assert.equal(await ok(home, ["list", "--json"]), before, "nothing was enqueued");
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("enqueue: an unknown field is named with the accepted ones, in words a person would write", async () => {
+  const home = await tempHome();
+  try {
+    const one = await usage(home, ["enqueue", '{"comand":"true"}']);
+    assert.match(
+      one,
+      /^Invalid job spec: unknown field "comand"; expected id, command, max_retries,/,
+    );
+    const array = await usage(home, ["enqueue", '[{"command":"true"},{"command":"x","prio":1}]']);
+    assert.match(array, /^Invalid job spec 2 in the argument: unknown field "prio"; expected id, /);
+    const ndjson = await cli(home, ["enqueue", "-"], {
+      stdin: '{"command":"true"}\n{"command":42}\n',
+    });
+    assert.equal(ndjson.code, 2);
+    assert.match(ndjson.stderr, /^Invalid job spec on stdin line 2: "command" must be/);
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("help: bare queuectl prints help and exits 0; help worker start is that subcommand's", async () => {
+  const home = await tempHome();
+  try {
+    const bare = await cli(home, []);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.match(bare.stdout, /^Usage: queuectl \[options\] \[command\]/);
+    assert.match(await ok(home, ["help", "worker", "start"]), /^Usage: queuectl worker start /);
+    assert.match(await ok(home, ["help", "dlq", "retry"]), /^Usage: queuectl dlq retry /);
+    assert.match(await usage(home, ["help", "worker", "nosuch"]), /^Unknown command "nosuch"/);
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("pause of an unknown queue is an error unless --create; queue rm forgets an empty queue", async () => {
+  const home = await tempHome();
+  try {
+    assert.match(
+      await usage(home, ["pause", "nosuchqueue"]),
+      /^Unknown queue "nosuchqueue": .*use --create/,
+    );
+    assert.match(await usage(home, ["resume", "nosuchqueue"]), /^Unknown queue "nosuchqueue"/);
+    assert.match(await ok(home, ["pause", "--create", "nightly"]), /Queue "nightly" paused/);
+    await ok(home, ["enqueue", "--id", "e1", "--queue", "emails", "true"]);
+    await ok(home, ["queue", "set", "emails", "--concurrency", "2"]);
+    await ok(home, ["pause", "emails"]);
+    assert.match(
+      await usage(home, ["queue", "rm", "emails"]),
+      /^Queue "emails" has 1 unfinished job\(s\)/,
+    );
+    await ok(home, ["cancel", "e1"]);
+    assert.equal(await ok(home, ["queue", "rm", "emails"]), 'Queue "emails" removed\n');
+    assert.equal(await ok(home, ["queue", "rm", "nightly"]), 'Queue "nightly" removed\n');
+    const queues = await cliJson<{ queues: { name: string }[] }>(home, ["queue", "list"]);
+    assert.deepEqual(queues.queues.map((q) => q.name), []);
+    assert.match(await usage(home, ["queue", "rm", "emails"]), /^Unknown queue "emails"/);
+    assert.match(await usage(home, ["pause", "emails"]), /^Unknown queue "emails"/);
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("messages: one failed attempt is singular; permission refusals are one line naming the path", async () => {
+  const home = await tempHome();
+  try {
+    await ok(home, ["config", "set", "backoff-base", "1"]);
+    await ok(home, ["enqueue", '{"id":"f","command":"exit 3","max_retries":1}']);
+    const drain = await cli(home, ["worker", "run", "--drain"]);
+    assert.equal(drain.code, 1);
+    assert.match(drain.stdout, /: 0 completed, 1 failed attempt retried, 1 dead, 0 cancelled\n$/);
+
+    for (
+      const [args, code] of [
+        [["enqueue", "--file", "/proc/self/status"], 2],
+        [["worker", "run", "--drain", "--report", "/proc/self/report.xml"], 1],
+        [["--db", "/proc/queue.db", "status"], 1],
+      ] as const
+    ) {
+      const result = await cli(home, [...args]);
+      assert.equal(result.code, code, result.stderr);
+      const last = result.stderr.trim().split("\n").at(-1)!;
+      assert.match(last, /"\/proc[^"]*".*--allow-all, which queuectl does not use/);
+      assert.doesNotMatch(result.stderr, /run again/);
+    }
+  } finally {
+    await home.cleanup();
+  }
+});
+
+Deno.test("dlq retry starts clean: no old last_error or exit_code; list RUNS and show agree", async () => {
+  const home = await tempHome();
+  try {
+    await ok(home, ["config", "set", "backoff-base", "1"]);
+    await ok(home, ["enqueue", '{"id":"d","command":"exit 4","max_retries":1}']);
+    await cli(home, ["worker", "run", "--drain"]);
+    const dead = await cliJson<JobJson>(home, ["show", "d"]);
+    assert.equal(dead.state, "dead");
+    assert.equal(dead.exit_code, 4);
+    await ok(home, ["dlq", "retry", "d"]);
+    const back = await cliJson<JobJson>(home, ["show", "d"]);
+    assert.equal(back.state, "pending");
+    assert.equal(back.last_error, null);
+    assert.equal(back.exit_code, null);
+    assert.equal(back.history?.length, 2, "the earlier runs are kept");
+    const row = (await ok(home, ["list"])).split("\n").find((l) => l.startsWith("d\t"))!;
+    assert.equal(row.split("\t")[1], "pending");
+    assert.equal(row.split("\t")[2], "0/2 (2 in all)");
+    assert.doesNotMatch(row, /exit code/);
+    assert.match(
+      await ok(home, ["show", "d"]),
+      /^attempts +0 of at most 2 \(max_retries 1\); 2 runs in all$/m,
+    );
+  } finally {
+    await home.cleanup();
+  }
+});
+
+const hasScript = await commandExists("script");
+Deno.test({
+  name:
+    "worker run --drain on a terminal: the progress total stays put while dependents are released",
+  ignore: !hasScript,
+  async fn() {
+    const home = await tempHome();
+    try {
+      const job = (id: string, extra: Record<string, unknown> = {}) =>
+        JSON.stringify({ id, command: "sleep 0.2", ...extra });
+      const lines = [
+        job("a"),
+        job("b", { after: ["a"] }),
+        job("c", { after: ["b"] }),
+        job("d", { after: ["a"] }),
+        job("x", { command: "exit 3", max_retries: 0 }),
+        job("y", { after: ["x"] }),
+        job("z", { after: ["y"] }),
+        job("e"),
+      ];
+      await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") + "\n" });
+      const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+      const line = [...cliCommand(), "worker", "run", "--drain", "--concurrency", "2"]
+        .map(quote).join(" ");
+      const env = Object.fromEntries(
+        Object.entries(Deno.env.toObject()).filter(([n]) => !["NO_COLOR", "CI"].includes(n)),
+      );
+      const out = await new Deno.Command("script", {
+        args: ["-qec", line, "/dev/null"],
+        clearEnv: true,
+        env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home },
+        cwd: home.home,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      const draws = [...text.matchAll(/ (\d+)\/(\d+) jobs /g)].map((m) => [+m[1], +m[2]]);
+      assert.ok(draws.length >= 2, text);
+      assert.deepEqual([...new Set(draws.map(([, total]) => total))], [8], text);
+      assert.deepEqual(draws.at(-1), [8, 8], "the last draw shows every job done");
+    } finally {
+      await home.cleanup();
+    }
+  },
+});
