@@ -192,7 +192,7 @@ Deno.test("e2e cli: enqueue reports a missing job file and a bad field in a pret
     );
     const bad = await cli(home, ["enqueue", "bad.json"]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^Invalid bad\.json: "max_retries" must be an integer/);
+    assert.match(bad.stderr, /^Invalid job spec in bad\.json: "max_retries" must be an integer/);
     assert.deepEqual(await cliJson(home, ["list"]), []);
   } finally {
     await home.cleanup();
