@@ -57,6 +57,31 @@ export function resolvePaths(env: PathEnv, dbOverride?: string): Paths {
 }
 
 /**
+ * The paths with every relative one made absolute against `cwd` (a KV Connect URL is left
+ * as it is): a worker runs in another directory, so a relative data dir or `--db` would
+ * name a different store there.
+ */
+export function absolutePaths(paths: Paths, cwd: string): Paths {
+  const abs = (path: string) => normalize(path.startsWith("/") ? path : join(cwd, path));
+  return {
+    dataDir: abs(paths.dataDir),
+    dbPath: remoteStore(paths.dbPath) ? paths.dbPath : abs(paths.dbPath),
+    logDir: abs(paths.logDir),
+  };
+}
+
+/** An absolute path without `.` and `..` segments or a trailing slash. */
+function normalize(path: string): string {
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return "/" + out.join("/");
+}
+
+/**
  * The URL of a KV Connect store, or null when `dbPath` is a file. Throws a UsageError for
  * something that looks like a URL (`scheme:` and `//`) but is not a valid http(s) one.
  */

@@ -13,6 +13,7 @@ import {
   sendSignal,
 } from "./process.ts";
 import { finish } from "./state_machine.ts";
+import { OperationError } from "./errors.ts";
 
 import { unreportedAttempt } from "./job.ts";
 import { configLoad } from "./store/config.ts";
@@ -111,7 +112,42 @@ export function newWorkerId(): string {
   return "w-" + crypto.randomUUID().slice(0, 8);
 }
 
-/** Starts worker processes detached from this one; returns once each has registered. */
+/** How long `worker start` waits for its workers to register, by default. */
+export const START_TIMEOUT_MS = 15_000;
+
+/** How long workers abandoned by a failed start get to requeue their jobs before SIGKILL. */
+const ABANDON_GRACE_MS = 3_000;
+
+/**
+ * Stops workers launched by a start that failed: two SIGTERMs (the second kills their jobs
+ * and requeues them), then SIGKILL to each process group still there after ABANDON_GRACE_MS
+ * (a worker that hangs before it registers, or is stopped), and their records removed.
+ */
+async function abandonWorkers(
+  kv: Deno.Kv,
+  started: { id: string; pid: number; exited: Promise<Deno.CommandStatus> }[],
+): Promise<void> {
+  let gone = 0;
+  const exits = started.map((s) => s.exited.then(() => void gone++, () => void gone++));
+  for (const signal of ["SIGCONT", "SIGTERM", "SIGTERM"] as const) {
+    for (const s of started) await sendSignal(s.pid, signal);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const deadline = Date.now() + ABANDON_GRACE_MS;
+  while (gone < started.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Detached workers lead their own process group: SIGKILL takes their jobs with them.
+  for (const s of started) await sendSignal(-s.pid, "SIGKILL");
+  await Promise.all(exits);
+  for (const s of started) await workerRemove(kv, s.id);
+}
+
+/**
+ * Starts worker processes detached from this one; returns once each has registered. When
+ * one exits or any does not register within `timeoutMs`, every one it started is stopped
+ * and an OperationError says so.
+ */
 export async function spawnWorkers(
   kv: Deno.Kv,
   launch: LaunchContext,
@@ -147,7 +183,8 @@ export async function spawnWorkers(
     started.push({ id: workerId, pid: child.pid, logFile, exited: child.status });
     child.unref();
   }
-  const deadline = Date.now() + (options.timeoutMs ?? 15000);
+  const timeoutMs = options.timeoutMs ?? START_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   const waiting = new Set(started.map((s) => s.id));
   const failed: string[] = [];
   for (const s of started) {
@@ -163,8 +200,12 @@ export async function spawnWorkers(
   if (failed.length > 0 || waiting.size > 0) {
     const which = failed.length > 0
       ? failed.join(", ")
-      : `${[...waiting].join(", ")} did not start`;
-    throw new Error(`Worker failed to start: ${which}; see ${workerLogDir}`);
+      : `${[...waiting].join(", ")} did not start within ${Math.round(timeoutMs / 1000)}s`;
+    // A start that fails leaves nothing behind: every worker it launched is stopped.
+    await abandonWorkers(kv, started);
+    throw new OperationError(
+      `Worker failed to start: ${which}; the ${started.length} worker(s) started were stopped; see ${workerLogDir}`,
+    );
   }
   return started.map(({ id, pid, logFile }) => ({ id, pid, logFile }));
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { assertUsage } from "./_helpers/assert.ts";
 import {
+  absolutePaths,
   attemptLogPath,
   dataDir,
   dirname,
@@ -103,4 +104,17 @@ Deno.test("wakeSocketPath() is beside the store, and null for a relative store o
   assert.equal(wakeSocketPath(`/${"d".repeat(120)}/queue.db`, "w-1a2b"), null);
   const longest = `/${"d".repeat(100 - "/.wake/w-1.sock".length - 2)}/q`;
   assert.equal(wakeSocketPath(longest, "w-1")?.length, 100);
+});
+
+Deno.test("absolutePaths() resolves a relative data dir and --db against the cwd, not a URL", () => {
+  const rel = resolvePaths({ QUEUECTL_HOME: "relhome" }, "../dbs/./my.db");
+  assert.deepEqual(absolutePaths(rel, "/work/here/"), {
+    dataDir: "/work/here/relhome",
+    dbPath: "/work/dbs/my.db",
+    logDir: "/work/here/relhome/logs",
+  });
+  const abs = resolvePaths({ QUEUECTL_HOME: "/q" });
+  assert.deepEqual(absolutePaths(abs, "/elsewhere"), abs, "absolute paths stay as they are");
+  const remote = resolvePaths({ QUEUECTL_HOME: "q" }, "https://kv.example.com/db");
+  assert.equal(absolutePaths(remote, "/w").dbPath, "https://kv.example.com/db");
 });

@@ -3,7 +3,7 @@
  * environment, standard streams, TTY and colour, the clock, the host name and the store.
  * @module
  */
-import { type Paths, resolvePaths } from "../paths.ts";
+import { absolutePaths, type Paths, resolvePaths } from "../paths.ts";
 import { openStore } from "../store/open.ts";
 import type { LaunchContext } from "../supervisor.ts";
 import type { TableOptions } from "../output/table.ts";
@@ -57,9 +57,9 @@ function writeAllSync(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8
   }
 }
 
-/** The paths for this invocation (`--db`, else `$QUEUECTL_DB`, overrides the KV file). */
+/** The paths for this invocation (`--db` overrides the KV file), all absolute. */
 export function pathsOf(ctx: CliContext, db?: string): Paths {
-  return resolvePaths(
+  const paths = resolvePaths(
     {
       QUEUECTL_HOME: ctx.env("QUEUECTL_HOME"),
       QUEUECTL_DB: ctx.env("QUEUECTL_DB"),
@@ -68,6 +68,7 @@ export function pathsOf(ctx: CliContext, db?: string): Paths {
     },
     db,
   );
+  return absolutePaths(paths, ctx.cwd());
 }
 
 /**

@@ -259,7 +259,6 @@ export interface WorkerStartOptions {
   queue?: string;
   foreground?: boolean;
   json?: boolean;
-  db?: string;
 }
 
 /** Starts detached workers and prints their ids and pids. */
@@ -284,7 +283,9 @@ export async function workerStartAction(
   const started = await withStore(paths, (kv) =>
     spawnWorkers(kv, ctx.launch, {
       paths,
-      dbOverride: options.db,
+      // The store as this command resolved it (absolute), whether from --db or QUEUECTL_DB:
+      // the worker runs in the data dir, where a relative name means another file.
+      dbOverride: paths.dbPath === `${paths.dataDir}/queue.db` ? undefined : paths.dbPath,
       count,
       concurrency,
       queues,
