@@ -76,6 +76,7 @@ export const LIST_OPTIONS: OptionSpec[] = [
     description: "skip jobs whose id already exists (re-running a partly applied batch)",
   },
   { flags: "--label <text>", description: "only jobs with this label" },
+  { flags: "--schedule <name>", description: "only jobs fired by this schedule" },
   { flags: "--json", description: "print as JSON" },
 ];
 

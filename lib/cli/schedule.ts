@@ -9,14 +9,16 @@ import { newSchedule, type Schedule, validateScheduleName } from "../schedule.ts
 import { cronNextMany, DEFAULT_TZ } from "../cron.ts";
 import {
   scheduleAdd,
-  scheduleGet,
-  scheduleJobs,
   scheduleRemove,
   scheduleRunNow,
   scheduleSetPaused,
+} from "../store/schedules.ts";
+import {
+  scheduleGet,
+  scheduleJobs,
   type ScheduleView,
   scheduleViews,
-} from "../store/schedules.ts";
+} from "../store/schedule_views.ts";
 import { renderTable } from "../output/table.ts";
 import { formatRelative, toJson, truncate } from "../output/text.ts";
 import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";

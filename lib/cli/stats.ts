@@ -7,6 +7,7 @@ import { parseDuration } from "../duration.ts";
 import { JOB_STATES } from "../job.ts";
 import { countsGet } from "../store/counts.ts";
 import { statsRead } from "../store/stats.ts";
+import { scheduleViews } from "../store/schedule_views.ts";
 import { formatDuration, toJson, truncate } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
 
@@ -18,12 +19,22 @@ export async function statsAction(
 ): Promise<number> {
   const seconds = parseDuration(options.since ?? "1h", "--since");
   const now = new Date();
-  const { report, counts } = await withStore(paths, async (kv) => ({
+  const { report, counts, schedules } = await withStore(paths, async (kv) => ({
     report: await statsRead(kv, { since: new Date(now.getTime() - seconds * 1000), now }),
     counts: await countsGet(kv),
+    // Schedules: lifetime counts, and the state of each one's latest job.
+    schedules: (await scheduleViews(kv)).map((v) => ({
+      name: v.name,
+      paused: v.paused,
+      fires: v.fires,
+      skips: v.skips,
+      misses: v.misses,
+      last_job_id: v.last_job_id,
+      last_job_state: v.last_job_state,
+    })),
   }));
   if (options.json) {
-    ctx.out(toJson({ ...report, counts }));
+    ctx.out(toJson({ ...report, counts, schedules }));
     return 0;
   }
   const ms = (v: number | null) => v === null ? "-" : formatDuration(v);
@@ -45,6 +56,16 @@ export async function statsAction(
     lines.push("Top failing commands");
     for (const f of report.top_failing) {
       lines.push(`  ${String(f.failures).padStart(5)}  ${truncate(f.command, 60)}`);
+    }
+  }
+  if (schedules.length > 0) {
+    lines.push("Schedules (since added: fires, skips, misses; latest job)");
+    for (const v of schedules) {
+      const last = v.last_job_id ? `${v.last_job_id} ${v.last_job_state ?? "purged"}` : "-";
+      lines.push(
+        `  ${v.name}${v.paused ? " (paused)" : ""}: ${v.fires} fired, ${v.skips} skipped, ` +
+          `${v.misses} missed; ${last}`,
+      );
     }
   }
   ctx.out(lines.join("\n") + "\n");

@@ -11,6 +11,7 @@ import { type Counts, countsGet } from "../store/counts.ts";
 import { rescue } from "../store/rescue.ts";
 import { statsRead } from "../store/stats.ts";
 import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues.ts";
+import { scheduleCounts } from "../store/schedule_views.ts";
 import { workersView, type WorkerView } from "../supervisor.ts";
 import { renderTable } from "../output/table.ts";
 import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
@@ -74,15 +75,16 @@ export async function statusAction(
         workers: await workersView(kv, ctx.hostname()),
         throughput: recent.completed_per_minute,
         paused: settings.filter((e) => e.settings.paused).map((e) => e.name),
+        schedules: await scheduleCounts(kv),
       };
     });
   if (options.json) {
-    const { counts, workers, paused } = await read();
-    ctx.out(toJson({ store: storeOf(paths), counts, workers, paused_queues: paused }));
+    const { counts, workers, paused, schedules } = await read();
+    ctx.out(toJson({ store: storeOf(paths), counts, workers, paused_queues: paused, schedules }));
     return 0;
   }
   const render = async () => {
-    const { counts, workers, throughput, paused } = await read();
+    const { counts, workers, throughput, paused, schedules } = await read();
     const store = storeOf(paths);
     let text = `Store: ${store.location}${store.kind === "kv_connect" ? " (KV Connect)" : ""}\n\n`;
     text += describeCounts(counts);
@@ -90,6 +92,11 @@ export async function statusAction(
     const some = paused.filter((q) => q !== ALL_QUEUES);
     if (some.length > 0) text += `\nPaused queues: ${some.join(", ")}\n`;
     text += `\nThroughput: ${throughput} jobs/min (last 5 minutes)\n`;
+    if (schedules.active + schedules.paused > 0) {
+      text += `\nSchedules: ${schedules.active} active` +
+        (schedules.paused > 0 ? `, ${schedules.paused} paused` : "") +
+        " (queuectl schedule list)\n";
+    }
     text += `\nWorkers: ${workers.length}\n`;
     if (workers.length > 0) text += await describeWorkers(ctx, workers, options.color);
     return text;
@@ -146,6 +153,7 @@ export interface ListOptions {
   priority?: string;
   command?: string;
   label?: string;
+  schedule?: string;
   json?: boolean;
   color?: boolean;
 }
@@ -170,7 +178,9 @@ export async function listAction(
     : parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
   const needle = options.command;
   const label = options.label;
+  const schedule = options.schedule;
   const filtered = priority !== undefined || needle !== undefined || label !== undefined ||
+    schedule !== undefined ||
     sort !== "created";
   const { jobs, total } = await withStore(paths, async (kv) => {
     await settle(kv);
@@ -185,7 +195,8 @@ export async function listAction(
         keep: (j) =>
           (priority === undefined || j.priority === priority) &&
           (needle === undefined || j.command.includes(needle)) &&
-          (label === undefined || j.label === label),
+          (label === undefined || j.label === label) &&
+          (schedule === undefined || j.schedule === schedule),
       });
       if (sort === "updated") jobs.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
       if (sort === "priority") jobs.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
@@ -215,16 +226,27 @@ export async function listAction(
 export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): Promise<string> {
   const now = new Date();
   const labels = jobs.some((j) => j.label);
+  const schedules = jobs.some((j) => j.schedule);
   const rows = jobs.map((j) => [
     j.id,
     j.state,
     runsCell(j),
     truncate(j.command, 40),
     ...(labels ? [truncate(j.label ?? "", 20)] : []),
+    ...(schedules ? [j.schedule ?? ""] : []),
     formatRelative(j.updated_at, now),
     truncate(jobNote(j, now), 40),
   ]);
-  const head = ["ID", "STATE", "RUNS", "COMMAND", ...(labels ? ["LABEL"] : []), "UPDATED", "NOTE"];
+  const head = [
+    "ID",
+    "STATE",
+    "RUNS",
+    "COMMAND",
+    ...(labels ? ["LABEL"] : []),
+    ...(schedules ? ["SCHEDULE"] : []),
+    "UPDATED",
+    "NOTE",
+  ];
   return await renderTable(head, rows, tableOptions(ctx, color)) + "\n";
 }
 
@@ -279,6 +301,7 @@ export async function showAction(
     ],
     ["queue", job.queue],
     ["label", job.label ?? "-"],
+    ...(job.schedule ? [["schedule", job.schedule] as [string, unknown]] : []),
     [
       "after",
       job.after?.length ? `${job.after.join(", ")}${job.after_any ? " (any outcome)" : ""}` : "-",

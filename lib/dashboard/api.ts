@@ -16,6 +16,7 @@ import { jobRemove } from "../store/purge.ts";
 import { rescue } from "../store/rescue.ts";
 import { statsRead } from "../store/stats.ts";
 import { workersView, type WorkerView } from "../supervisor.ts";
+import { type ScheduleView, scheduleViews } from "../store/schedule_views.ts";
 
 /** A refusal with its HTTP status; the message is sent as `{"error": message}`. */
 export class ApiError extends Error {
@@ -136,6 +137,11 @@ export async function apiJobs(kv: Deno.Kv, query: URLSearchParams): Promise<Jobs
     next_cursor: page.next ? cursorFormat(page.next) : null,
     total: state ? counts[state] : JOB_STATES.reduce((n, s) => n + counts[s], 0),
   };
+}
+
+/** `GET /api/schedules`: every schedule with its next tick, counts and last job's state. */
+export async function apiSchedules(kv: Deno.Kv): Promise<{ schedules: ScheduleView[] }> {
+  return { schedules: await scheduleViews(kv) };
 }
 
 /** `GET /api/jobs/:id`: the job record with `history`, its attempts (as `show --json`). */

@@ -9,6 +9,7 @@ import { jobGet, jobListIds } from "../store/jobs.ts";
 import { type StatsTotals, statsTotals } from "../store/stats.ts";
 import { workerListLive } from "../supervisor.ts";
 import { settle } from "./api.ts";
+import { scheduleViews } from "../store/schedule_views.ts";
 
 /** The content type of the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -20,6 +21,8 @@ export interface MetricsSnapshot {
   workers: number;
   /** Seconds since the oldest pending job was enqueued; null when none is pending. */
   oldest_pending_age_seconds: number | null;
+  /** Each schedule's lifetime counts of fired, skipped and missed ticks. */
+  schedules: { name: string; paused: boolean; fires: number; skips: number; misses: number }[];
 }
 
 /** Reads the metrics from the store (after settling lapsed leases and due jobs). */
@@ -37,6 +40,13 @@ export async function metricsRead(
     oldest_pending_age_seconds: oldest
       ? Math.max(0, (options.now.getTime() - Date.parse(oldest.job.created_at)) / 1000)
       : null,
+    schedules: (await scheduleViews(kv)).map((v) => ({
+      name: v.name,
+      paused: v.paused,
+      fires: v.fires,
+      skips: v.skips,
+      misses: v.misses,
+    })),
   };
 }
 
@@ -75,6 +85,22 @@ export const METRIC_FAMILIES = [
     type: "gauge",
     help: "Seconds since the oldest pending job was enqueued (0 when none is pending).",
   },
+  { name: "queuectl_schedules", type: "gauge", help: "Schedules, active or paused." },
+  {
+    name: "queuectl_schedule_fires_total",
+    type: "counter",
+    help: "Jobs a schedule enqueued (its ticks and schedule run), since it was added.",
+  },
+  {
+    name: "queuectl_schedule_skips_total",
+    type: "counter",
+    help: "Ticks a schedule skipped because its last run was unfinished (overlap skip).",
+  },
+  {
+    name: "queuectl_schedule_misses_total",
+    type: "counter",
+    help: "Ticks passed over after downtime, beyond the schedule's catch-up limit.",
+  },
 ] as const;
 
 type FamilyName = typeof METRIC_FAMILIES[number]["name"];
@@ -102,6 +128,22 @@ export function metricsText(snapshot: MetricsSnapshot): string {
         Math.round((snapshot.oldest_pending_age_seconds ?? 0) * 1000) / 1000,
       ),
     ],
+    queuectl_schedules: (["active", "paused"] as const).map((status) =>
+      sample(
+        "queuectl_schedules",
+        snapshot.schedules.filter((s) => s.paused === (status === "paused")).length,
+        { status },
+      )
+    ),
+    queuectl_schedule_fires_total: snapshot.schedules.map((s) =>
+      sample("queuectl_schedule_fires_total", s.fires, { schedule: s.name })
+    ),
+    queuectl_schedule_skips_total: snapshot.schedules.map((s) =>
+      sample("queuectl_schedule_skips_total", s.skips, { schedule: s.name })
+    ),
+    queuectl_schedule_misses_total: snapshot.schedules.map((s) =>
+      sample("queuectl_schedule_misses_total", s.misses, { schedule: s.name })
+    ),
   };
   return METRIC_FAMILIES.map((f) =>
     `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n${samples[f.name].join("\n")}\n`

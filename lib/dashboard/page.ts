@@ -38,6 +38,10 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="h-workers">Workers <span id="workers-n" class="muted"></span></h2>
     <div id="workers" class="scroll"></div>
   </section>
+  <section aria-labelledby="h-schedules">
+    <h2 id="h-schedules">Schedules <span id="schedules-n" class="muted"></span></h2>
+    <div id="schedules" class="scroll"></div>
+  </section>
   <section aria-labelledby="h-dlq">
     <div class="bar">
       <h2 id="h-dlq">Dead letter queue <span id="dlq-n" class="muted"></span></h2>
@@ -366,6 +370,27 @@ export const PAGE_JS = String.raw`"use strict";
       "No workers running. Start some with: queuectl worker start"));
   }
 
+  function renderSchedules(schedules) {
+    const active = schedules.filter((s) => !s.paused).length;
+    $("schedules-n").textContent = "(" + active + " active" +
+      (schedules.length > active ? ", " + (schedules.length - active) + " paused" : "") + ")";
+    const rows = schedules.map((s) => el("tr", { "data-schedule": s.name }, [
+      el("td", { text: s.name }),
+      el("td", { text: s.cron + (s.tz === "UTC" ? "" : " (" + s.tz + ")") }),
+      el("td", { text: s.paused ? "paused" : ago(s.next_fire_at) }),
+      el("td", {}, s.last_job_id
+        ? [openButton(s.last_job_id), " ", s.last_job_state ? badge(s.last_job_state)
+          : el("span", { class: "muted", text: "purged" })]
+        : [el("span", { class: "muted", text: "-" })]),
+      el("td", { class: "num wide", text: s.fires + " / " + s.skips + " / " + s.misses }),
+      el("td", { class: "cmd", text: oneLine(s.job.command, 80) }),
+    ]));
+    $("schedules").replaceChildren(table([{ label: "Name" }, { label: "Cron" },
+      { label: "Next" }, { label: "Last run" }, { label: "Fired / skipped / missed", wide: true },
+      { label: "Command" }], rows,
+      "No schedules. Add one with: queuectl schedule add <name> '<cron>' -- <command>"));
+  }
+
   function actionButtons(job) {
     const out = [];
     if (job.state === "dead" || job.state === "cancelled") {
@@ -445,6 +470,7 @@ export const PAGE_JS = String.raw`"use strict";
       ...field("command", job.command, true),
       ...field("attempts", job.attempts + " of at most " + (job.max_retries + 1)),
       ...field("queue / priority", job.queue + " / " + job.priority),
+      ...(job.schedule ? field("schedule", job.schedule) : []),
       ...field("timeout", job.timeout === null ? "none" : job.timeout + "s"),
       ...field("cwd", job.cwd),
       ...field("created", job.created_at + " (" + ago(job.created_at) + ")"),
@@ -521,15 +547,17 @@ export const PAGE_JS = String.raw`"use strict";
     running = true;
     again = false;
     try {
-      const [status, dlq, jobs] = await Promise.all([
+      const [status, dlq, jobs, schedules] = await Promise.all([
         api("GET", "/api/status"),
         api("GET", "/api/jobs?state=dead&limit=50"),
         api("GET", jobsPath()),
+        api("GET", "/api/schedules"),
       ]);
       view.skew = Date.parse(status.now) - Date.now();
       renderCounts(status.counts);
       renderChart(status.throughput);
       renderWorkers(status.workers);
+      renderSchedules(schedules.schedules);
       renderDlq(dlq);
       renderJobs(jobs);
       await loadDetail();

@@ -6,7 +6,16 @@
  */
 import type { Paths } from "../paths.ts";
 import { firstLine } from "../errors.ts";
-import { ApiError, apiJob, apiJobs, apiRemove, apiRetry, apiRetryAll, apiStatus } from "./api.ts";
+import {
+  ApiError,
+  apiJob,
+  apiJobs,
+  apiRemove,
+  apiRetry,
+  apiRetryAll,
+  apiSchedules,
+  apiStatus,
+} from "./api.ts";
 import { METRICS_CONTENT_TYPE, metricsRead, metricsText } from "./metrics.ts";
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from "./page.ts";
 
@@ -120,6 +129,11 @@ function dashboardHandler(
         GET: async () =>
           json(200, await apiStatus(kv, { host: options.hostname, now: new Date() })),
       },
+      guarded: true,
+    },
+    {
+      pattern: /^\/api\/schedules$/,
+      methods: { GET: async () => json(200, await apiSchedules(kv)) },
       guarded: true,
     },
     {

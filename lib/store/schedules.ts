@@ -18,33 +18,19 @@ import {
 } from "../schedule.ts";
 import { nextSeq } from "../ids.ts";
 import { configLoad } from "./config.ts";
-import { addJobChange, type JobEntry, jobGet, jobGetMany } from "./jobs.ts";
+import { addJobChange, type JobEntry, jobGet } from "./jobs.ts";
 import {
   dependentsKey,
   depKey,
   jobKey,
   queueKey,
   SCHEDULE_DUE_PREFIX,
-  SCHEDULE_PREFIX,
   scheduleDueKey,
   scheduleKey,
   scheduleNextKey,
 } from "./keys.ts";
 import { queueSettingsGetMany } from "./queues.ts";
-
-/** A schedule, its firing state, and the versionstamps both were read at. */
-export interface ScheduleEntry {
-  schedule: Schedule;
-  state: ScheduleState;
-  versionstamp: string;
-  stateVersionstamp: string | null;
-}
-
-/** A schedule with its last job, as `schedule list` and the dashboard show it. */
-export interface ScheduleView extends Schedule, ScheduleState {
-  /** The state of the latest job fired; null when none (or it was purged). */
-  last_job_state: Job["state"] | null;
-}
+import { type ScheduleEntry, scheduleGet } from "./schedule_views.ts";
 
 /** The due-index key a schedule in this state has, or null (paused, or no future tick). */
 function dueKeyOf(schedule: Schedule, state: ScheduleState): Deno.KvKey | null {
@@ -62,57 +48,6 @@ function addDueMove(
   const next = after ? dueKeyOf(after.schedule, after.state) : null;
   if (old && !(next && JSON.stringify(old) === JSON.stringify(next))) op.delete(old);
   if (next) op.set(next, null);
-}
-
-/** A state for a schedule whose next-fire key is missing (it should not be). */
-function emptyState(): ScheduleState {
-  return {
-    next_fire_at: null,
-    last_tick_at: null,
-    last_outcome: null,
-    last_job_id: null,
-    fires: 0,
-    skips: 0,
-    misses: 0,
-  };
-}
-
-/** Reads one schedule with its state, or null when there is none by that name. */
-export async function scheduleGet(kv: Deno.Kv, name: string): Promise<ScheduleEntry | null> {
-  const [def, state] = await kv.getMany<[Schedule, ScheduleState]>([
-    scheduleKey(name),
-    scheduleNextKey(name),
-  ]);
-  if (def.value === null) return null;
-  return {
-    schedule: def.value,
-    state: state.value ?? emptyState(),
-    versionstamp: def.versionstamp!,
-    stateVersionstamp: state.versionstamp,
-  };
-}
-
-/** Every schedule with its state and the state of its latest job, by name. */
-export async function scheduleViews(kv: Deno.Kv): Promise<ScheduleView[]> {
-  const defs: Schedule[] = [];
-  for await (const e of kv.list<Schedule>({ prefix: SCHEDULE_PREFIX })) defs.push(e.value);
-  const states: (ScheduleState | null)[] = [];
-  for (let i = 0; i < defs.length; i += 10) {
-    const batch = await kv.getMany<ScheduleState[]>(
-      defs.slice(i, i + 10).map((d) => scheduleNextKey(d.name)),
-    );
-    states.push(...batch.map((e) => e.value));
-  }
-  const lastIds = states.map((s) => s?.last_job_id).filter((id): id is string => !!id);
-  const jobs = new Map((await jobGetMany(kv, lastIds)).map((e) => [e.job.id, e.job.state]));
-  return defs.map((schedule, i) => {
-    const state = states[i] ?? emptyState();
-    return {
-      ...schedule,
-      ...state,
-      last_job_state: state.last_job_id ? jobs.get(state.last_job_id) ?? null : null,
-    };
-  });
 }
 
 /** How adding a schedule ended. */
@@ -360,17 +295,4 @@ export async function scheduleRunNow(
     if ((await op.commit()).ok) return { kind: "fired", job };
   }
   throw new Error(`Could not run schedule "${name}": it kept changing; try again`);
-}
-
-/**
- * The latest jobs a schedule fired (up to `limit`), newest first: their ids start with the
- * schedule's name and a colon, so they are read as one range of job keys.
- */
-export async function scheduleJobs(kv: Deno.Kv, name: string, limit: number): Promise<Job[]> {
-  const jobs: Job[] = [];
-  const range = { start: jobKey(`${name}:`), end: jobKey(`${name};`) };
-  for await (const e of kv.list<Job>(range, { reverse: true, limit: limit * 2 })) {
-    if (e.value.schedule === name) jobs.push(e.value);
-  }
-  return jobs.sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, limit);
 }

@@ -97,6 +97,10 @@ Deno.test("metricsText() renders le in seconds, one +Inf bucket and each family 
     },
     workers: 2,
     oldest_pending_age_seconds: 12.3456,
+    schedules: [
+      { name: "nightly", paused: false, fires: 7, skips: 2, misses: 1 },
+      { name: "off", paused: true, fires: 0, skips: 0, misses: 0 },
+    ],
   });
   const e = parsePrometheus(text);
   assert.equal(
@@ -109,5 +113,10 @@ Deno.test("metricsText() renders le in seconds, one +Inf bucket and each family 
   assert.equal(valueOf(e, "queuectl_jobs", { state: "cancelled" }), 6);
   assert.equal(valueOf(e, "queuectl_workers"), 2);
   assert.equal(valueOf(e, "queuectl_oldest_pending_job_age_seconds"), 12.346);
-  assert.equal(text.split("\n").filter((l) => l.startsWith("# TYPE")).length, 8);
+  assert.equal(valueOf(e, "queuectl_schedules", { status: "active" }), 1);
+  assert.equal(valueOf(e, "queuectl_schedules", { status: "paused" }), 1);
+  assert.equal(valueOf(e, "queuectl_schedule_fires_total", { schedule: "nightly" }), 7);
+  assert.equal(valueOf(e, "queuectl_schedule_skips_total", { schedule: "nightly" }), 2);
+  assert.equal(valueOf(e, "queuectl_schedule_misses_total", { schedule: "nightly" }), 1);
+  assert.equal(text.split("\n").filter((l) => l.startsWith("# TYPE")).length, 12);
 });

@@ -244,3 +244,57 @@ Deno.test("4 workers on 2 hosts sharing one store fire each of 20 ticks exactly 
     await b.cleanup();
   }
 });
+
+Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, stats; status counts active schedules", async () => {
+  const h = await tempHome();
+  try {
+    assert.equal((await cli(h, ["schedule", "add", "rep", "@daily", "--", "echo report"])).code, 0);
+    assert.equal((await cli(h, ["schedule", "add", "off", "@daily", "--", "true"])).code, 0);
+    assert.equal((await cli(h, ["schedule", "pause", "off"])).code, 0);
+    assert.equal((await cli(h, ["enqueue", "--id", "plain", "true"])).code, 0);
+    const id = (await cli(h, ["schedule", "run", "rep"])).stdout.trim();
+    const drained = await cli(h, ["worker", "run", "--drain"]);
+    assert.equal(drained.code, 0, drained.stderr);
+
+    const status = await cli(h, ["status"]);
+    assert.match(status.stdout, /\nSchedules: 1 active, 1 paused \(queuectl schedule list\)\n/);
+    const statusJson = await cliJson<{ schedules: unknown }>(h, ["status"]);
+    assert.deepEqual(statusJson.schedules, { active: 1, paused: 1 });
+
+    const only = await cliJson<JobJson[]>(h, ["list", "--schedule", "rep"]);
+    assert.deepEqual(only.map((j) => [j.id, j.schedule, j.state]), [[id, "rep", "completed"]]);
+    const table = await cli(h, ["list"]);
+    assert.match(table.stdout, new RegExp(`^${id}\\tcompleted\\t1/4\\techo report\\trep\\t`, "m"));
+    assert.match(table.stdout, /^plain\tcompleted\t1\/4\ttrue\t\t/m);
+    assert.match((await cli(h, ["show", id])).stdout, /^schedule +rep$/m);
+    assert.equal((await cli(h, ["logs", id])).stdout, "report\n");
+
+    const stats = await cliJson<{ schedules: Record<string, unknown>[] }>(h, ["stats"]);
+    assert.deepEqual(stats.schedules, [
+      {
+        name: "off",
+        paused: true,
+        fires: 0,
+        skips: 0,
+        misses: 0,
+        last_job_id: null,
+        last_job_state: null,
+      },
+      {
+        name: "rep",
+        paused: false,
+        fires: 1,
+        skips: 0,
+        misses: 0,
+        last_job_id: id,
+        last_job_state: "completed",
+      },
+    ]);
+    assert.match(
+      (await cli(h, ["stats"])).stdout,
+      new RegExp(`\n  rep: 1 fired, 0 skipped, 0 missed; ${id} completed\n`),
+    );
+  } finally {
+    await h.cleanup();
+  }
+});

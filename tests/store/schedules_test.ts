@@ -6,14 +6,14 @@ import {
   fireDueSchedules,
   type FiringOutcome,
   scheduleAdd,
-  scheduleGet,
   scheduleRemove,
   scheduleRunNow,
   scheduleSetPaused,
-  scheduleViews,
 } from "../../lib/store/schedules.ts";
+import { scheduleGet, scheduleViews } from "../../lib/store/schedule_views.ts";
 import { SCHEDULE_DUE_PREFIX } from "../../lib/store/keys.ts";
 import { assertConsistent, completedRun, dump, tempKv } from "./_kv.ts";
+import { startKvServer } from "../_helpers/kv_connect_server.ts";
 
 const at = (iso: string) => new Date(iso);
 
@@ -236,5 +236,48 @@ Deno.test("scheduleAdd() refuses a name that exists, leaving it unchanged", asyn
     assert.equal((await scheduleGet(kv, "n"))!.schedule.cron, "0 3 * * *");
   } finally {
     await t.cleanup();
+  }
+});
+
+Deno.test("fireDueSchedules() over KV Connect: 4 clients fire 20 ticks once each, overlap queue and catch-up within 10 checks", async () => {
+  const server = await startKvServer();
+  Deno.env.set("DENO_KV_ACCESS_TOKEN", server.token);
+  const handles = await Promise.all(Array.from({ length: 4 }, () => Deno.openKv(server.url)));
+  const [kv] = handles;
+  try {
+    await add(kv, "sec", "* * * * * *", "2030-01-01T00:00:00.500Z", { overlap: "queue" });
+    await add(kv, "hourly", "0 * * * *", "2030-01-01T00:00:00.500Z", {
+      catch_up: 3,
+      overlap: "allow",
+    });
+    const all: FiringOutcome[] = [];
+    for (let s = 1; s <= 20; s++) {
+      const now = new Date(Date.parse("2030-01-01T00:00:00.100Z") + s * 1000);
+      for (const outcomes of await Promise.all(handles.map((h) => fireDueSchedules(h, now)))) {
+        all.push(...outcomes);
+      }
+    }
+    assert.equal(all.filter((o) => o.kind === "fired").length, 20);
+    const jobs = await jobList(kv, { limit: 100 });
+    assert.equal(jobs.length, 20);
+    // Each tick's job waits for the one before (overlap queue: none of them ran).
+    const sorted = jobs.sort((a, b) => a.id.localeCompare(b.id));
+    for (let i = 1; i < sorted.length; i++) {
+      assert.deepEqual(sorted[i].waiting_on, [sorted[i - 1].id]);
+    }
+    // Down for 5 hours: the 3 latest hourly ticks fire, the 2 before are missed.
+    const late = await Promise.all(
+      handles.map((h) => fireDueSchedules(h, at("2030-01-01T05:30:00Z"))),
+    );
+    const hourly = late.flat().filter((o) => o.name === "hourly" && o.kind === "fired");
+    assert.deepEqual(
+      hourly.map((o) => o.kind === "fired" && o.job.id).sort(),
+      ["hourly:20300101T030000Z", "hourly:20300101T040000Z", "hourly:20300101T050000Z"],
+    );
+    assert.equal((await scheduleGet(kv, "hourly"))!.state.misses, 2);
+    await assertConsistent(kv);
+  } finally {
+    for (const h of handles) h.close();
+    await server.stop();
   }
 });
