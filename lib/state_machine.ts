@@ -4,7 +4,7 @@
  * @module
  */
 import type { AttemptOutcome, DeadReason, Job, JobState } from "./job.ts";
-import { outcomeError, outcomeExitCode, runNumber } from "./job.ts";
+import { FINAL_STATES, outcomeError, outcomeExitCode, runNumber } from "./job.ts";
 import { type BackoffSettings, nextRunAt } from "./backoff.ts";
 
 /** The result of asking for a transition: the new job, or why it is not allowed. */
@@ -156,12 +156,27 @@ export function promote(job: Job, now: Date): Transition {
   return { ok: true, job: { ...job, next_run_at: null, updated_at: now.toISOString() } };
 }
 
-/** dead|cancelled → pending with attempts reset: a retry asked for by a person. */
+/** dead|cancelled → pending with attempts reset: a retry of the DLQ asked for by a person. */
 export function retryFromDlq(job: Job, now: Date): Transition {
   if (job.state !== "dead" && job.state !== "cancelled") {
     return refuse(
       "wrong_state",
       `job "${job.id}" is ${job.state}; only dead or cancelled jobs can be retried`,
+    );
+  }
+  return rerun(job, now);
+}
+
+/**
+ * completed|dead|cancelled → pending with attempts reset: a person runs a finished job
+ * again (`queuectl retry`). Its earlier runs stay (`runs` is not reset); the new run starts
+ * clean: the old run's error and exit code stay in its attempt record only.
+ */
+export function rerun(job: Job, now: Date): Transition {
+  if (!FINAL_STATES.includes(job.state)) {
+    return refuse(
+      "wrong_state",
+      `job "${job.id}" is ${job.state}; only completed, dead or cancelled jobs can run again`,
     );
   }
   return {
@@ -172,7 +187,6 @@ export function retryFromDlq(job: Job, now: Date): Transition {
       attempts: 0,
       lost: 0,
       dead_reason: null,
-      // The new run starts clean: the old run's error stays in its attempt record.
       last_error: null,
       exit_code: null,
       waiting_on: [],
@@ -181,6 +195,75 @@ export function retryFromDlq(job: Job, now: Date): Transition {
       updated_at: now.toISOString(),
     },
   };
+}
+
+/** The `last_error` of a job cancelled because its dependency `parent` ended badly. */
+export function cascadeError(parent: { id: string; state: JobState }): string {
+  return `dependency "${parent.id}" ended ${parent.state}`;
+}
+
+/** The dependency whose bad end cancelled this job (a cascade), or null. */
+export function cascadeParent(job: Job): string | null {
+  if (job.state !== "cancelled" || job.after_any) return null;
+  const match = /^dependency "(.+)" ended (?:dead|cancelled)$/.exec(job.last_error ?? "");
+  return match && job.after.includes(match[1]) ? match[1] : null;
+}
+
+/**
+ * cancelled by a cascade from `parent` → pending, waiting again for `waitingOn` (its
+ * dependencies that are not finished, `parent` among them): the parent runs again.
+ */
+export function restoreDependent(
+  job: Job,
+  input: { parent: string; waitingOn: string[]; now: Date },
+): Transition {
+  if (cascadeParent(job) !== input.parent) {
+    return refuse("wrong_state", `job "${job.id}" was not cancelled by "${input.parent}"`);
+  }
+  return {
+    ok: true,
+    job: {
+      ...job,
+      state: "pending",
+      waiting_on: input.waitingOn,
+      last_error: null,
+      next_run_at: null,
+      finished_at: null,
+      updated_at: input.now.toISOString(),
+    },
+  };
+}
+
+/** What `queuectl edit` may change on a waiting job. */
+export interface JobEdit {
+  command?: string;
+  priority?: number;
+  /** Not before this time; null: as soon as possible. */
+  run_at?: Date | null;
+  queue?: string;
+  /** Null removes the label. */
+  label?: string | null;
+}
+
+/** pending|failed → the same state with a new command, priority, run time, queue or label. */
+export function edit(job: Job, patch: JobEdit, now: Date): Transition {
+  if (job.state !== "pending" && job.state !== "failed") {
+    return refuse(
+      "wrong_state",
+      `job "${job.id}" is ${job.state}; only a waiting (pending or failed) job can be edited`,
+    );
+  }
+  const next: Job = { ...job, updated_at: now.toISOString() };
+  if (patch.command !== undefined) next.command = patch.command;
+  if (patch.priority !== undefined) next.priority = patch.priority;
+  if (patch.queue !== undefined) next.queue = patch.queue;
+  if (patch.label !== undefined) next.label = patch.label;
+  if (patch.run_at !== undefined) {
+    next.next_run_at = patch.run_at && patch.run_at.getTime() > now.getTime()
+      ? patch.run_at.toISOString()
+      : null;
+  }
+  return { ok: true, job: next };
 }
 
 /**
@@ -204,7 +287,7 @@ export function releaseDependency(
         state: "cancelled",
         waiting_on: [],
         next_run_at: null,
-        last_error: `dependency "${parent.id}" ended ${parent.state}`,
+        last_error: cascadeError(parent),
         finished_at: at,
         updated_at: at,
       },

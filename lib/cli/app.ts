@@ -204,6 +204,57 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     }));
 
   program
+    .command("retry")
+    .alias("restart")
+    .description("run finished jobs again (completed, dead or cancelled): back to pending")
+    .argument("<id...>", "job ids")
+    .option("--json", "print what was retried as JSON")
+    .addHelpText(
+      "after",
+      examples(["queuectl retry build", "queuectl restart build test"]) +
+        "\nAttempts are reset, earlier runs are kept (show, logs --attempt), and the jobs its bad\n" +
+        "end had cancelled (--after) wait for it again.\n",
+    )
+    .action(act(async (p, cmd, ids: string[]) => {
+      const { retryAction } = await import("./jobs.ts");
+      return await retryAction(ctx, p, ids, opts(cmd));
+    }));
+  program
+    .command("rm")
+    .description("remove finished jobs with their attempts and logs")
+    .argument("<id...>", "job ids")
+    .option("--force", "cancel a waiting or running job first, then remove it")
+    .option("--json", "print the removed ids as JSON")
+    .addHelpText("after", examples(["queuectl rm build", "queuectl rm --force stuck"]))
+    .action(act(async (p, cmd, ids: string[]) => {
+      const { removeAction } = await import("./jobs.ts");
+      return await removeAction(ctx, p, ids, opts(cmd));
+    }));
+  program
+    .command("edit")
+    .description("change a waiting job: command, priority, run time, queue or label")
+    .argument("<id>", "job id")
+    .option("--command <command>", "the new command")
+    .option("--priority <n>", "the new priority")
+    .option("--run-at <time>", "run no sooner than this ISO-8601 time")
+    .option("--delay <duration>", "run no sooner than this from now: 90, 30s, 5m, 2h, 1d")
+    .option("--queue <name>", "move it to this queue")
+    .option("--label <text>", 'the new label ("" removes it)')
+    .option("--json", "print the edited job as JSON")
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl edit build --priority 10",
+        "queuectl edit nightly --run-at 2027-01-01T03:00:00Z --label new-year",
+        "EDITOR=vi queuectl edit build            # the fields as JSON in $EDITOR",
+      ]),
+    )
+    .action(act(async (p, cmd, id: string) => {
+      const { editAction } = await import("./jobs.ts");
+      return await editAction(ctx, p, id, opts(cmd));
+    }));
+
+  program
     .command("logs")
     .description("print the output of a job's latest (or given) attempt")
     .argument("<id>", "job id")

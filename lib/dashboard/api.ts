@@ -7,10 +7,14 @@
 import { type Attempt, FINAL_STATES, type Job, JOB_STATES, type JobState } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { validateJobId } from "../job_spec.ts";
-import { retryFromDlq } from "../state_machine.ts";
+import { edit } from "../state_machine.ts";
+import { EDITABLE_FIELDS, editPatch } from "../job_edit.ts";
+import { UsageError } from "../errors.ts";
+import { jobRerun } from "../store/rerun.ts";
+import { jobEditCommit } from "../store/edit.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { jobPage, type JobPosition } from "../store/job_page.ts";
-import { attemptList, jobCommitChange, jobGet } from "../store/jobs.ts";
+import { attemptList, jobGet } from "../store/jobs.ts";
 import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { jobRemove } from "../store/purge.ts";
 import { rescue } from "../store/rescue.ts";
@@ -151,20 +155,64 @@ export async function apiJob(kv: Deno.Kv, id: string): Promise<Job & { history: 
   return { ...entry.job, history: await attemptList(kv, id) };
 }
 
-/** `POST /api/jobs/:id/retry`: a dead or cancelled job back to pending, attempts reset. */
-export async function apiRetry(kv: Deno.Kv, id: string): Promise<{ id: string; job: Job }> {
+/**
+ * `POST /api/jobs/:id/retry`: a completed, dead or cancelled job back to pending, attempts
+ * reset, and the jobs its bad end had cancelled back to waiting (as `queuectl retry`).
+ */
+export async function apiRetry(
+  kv: Deno.Kv,
+  id: string,
+): Promise<{ id: string; job: Job; restored: string[] }> {
   checkId(id);
+  const result = await jobRerun(kv, id, new Date());
+  switch (result.kind) {
+    case "rerun":
+      return { id, job: result.job, restored: result.restored };
+    case "not_found":
+      throw notFound(id);
+    case "wrong_state":
+      throw new ApiError(
+        409,
+        `Job "${id}" is ${result.state}: only completed, dead or cancelled jobs can run again`,
+      );
+    case "unique_taken":
+      throw new ApiError(
+        409,
+        `Job "${id}" cannot run again: its unique key "${result.key}" is held by unfinished job "${result.holder}"`,
+      );
+  }
+}
+
+/**
+ * `PATCH /api/jobs/:id` with a JSON object of `command`, `priority`, `run_at`, `queue`,
+ * `label`: changes a waiting job (as `queuectl edit`), in one commit checked as read.
+ */
+export async function apiEdit(kv: Deno.Kv, id: string, body: unknown): Promise<{ job: Job }> {
+  checkId(id);
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError(
+      400,
+      `Invalid body: expected a JSON object of ${EDITABLE_FIELDS.join(", ")}`,
+    );
+  }
   for (let tries = 0; tries < 5; tries++) {
     const entry = await jobGet(kv, id);
     if (!entry) throw notFound(id);
-    const next = retryFromDlq(entry.job, new Date());
+    let patch;
+    try {
+      patch = editPatch(entry.job, { command: entry.job.command, ...body }, "body");
+    } catch (error) {
+      if (error instanceof UsageError) throw new ApiError(400, error.message);
+      throw error;
+    }
+    const next = edit(entry.job, patch, new Date());
     if (!next.ok) {
       throw new ApiError(
         409,
-        `Job "${id}" is ${entry.job.state}: only dead or cancelled jobs can be retried`,
+        `Job "${id}" is ${entry.job.state}: only a waiting (pending or failed) job can be edited`,
       );
     }
-    if (await jobCommitChange(kv, entry, next.job)) return { id, job: next.job };
+    if (await jobEditCommit(kv, entry, next.job)) return { job: next.job };
   }
   throw new ApiError(409, `Job "${id}" kept changing; try again`);
 }

@@ -213,10 +213,15 @@ export const PAGE_JS = String.raw`"use strict";
     try { return sessionStorage.getItem("queuectl-token"); } catch (_) { return null; }
   }
 
-  async function api(method, path) {
+  async function api(method, path, payload) {
     const headers = { "Accept": "application/json" };
     if (token) headers["Authorization"] = "Bearer " + token;
-    const res = await fetch(path, { method, headers, cache: "no-store" });
+    const init = { method, headers, cache: "no-store" };
+    if (payload !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(payload);
+    }
+    const res = await fetch(path, init);
     let body = {};
     try { body = await res.json(); } catch (_) { /* not JSON */ }
     if (!res.ok) {
@@ -393,7 +398,17 @@ export const PAGE_JS = String.raw`"use strict";
 
   function actionButtons(job) {
     const out = [];
-    if (job.state === "dead" || job.state === "cancelled") {
+    if (job.state === "pending" || job.state === "failed") {
+      out.push(el("button", { type: "button", "data-action": "edit", text: "Edit",
+        onclick: () => {
+          const command = prompt("Command of job " + job.id, job.command);
+          if (command !== null && command !== job.command) {
+            act("Edit", job.id, () => api("PATCH", "/api/jobs/" + encodeURIComponent(job.id),
+              { command }));
+          }
+        } }));
+    }
+    if (FINAL.includes(job.state)) {
       out.push(el("button", { type: "button", "data-action": "retry", text: "Retry",
         onclick: () => act("Retry", job.id, () => api("POST", "/api/jobs/" +
           encodeURIComponent(job.id) + "/retry")) }));

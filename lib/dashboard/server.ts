@@ -7,6 +7,7 @@
 import type { Paths } from "../paths.ts";
 import { firstLine } from "../errors.ts";
 import {
+  apiEdit,
   ApiError,
   apiJob,
   apiJobs,
@@ -146,6 +147,7 @@ function dashboardHandler(
       methods: {
         GET: async (_req, [id]) => json(200, await apiJob(kv, id)),
         DELETE: async (_req, [id]) => json(200, await apiRemove(kv, paths, id)),
+        PATCH: async (req, [id]) => json(200, await apiEdit(kv, id, await jsonBody(req))),
       },
       guarded: true,
     },
@@ -290,4 +292,14 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
     status,
     headers: { ...COMMON_HEADERS, "content-type": "application/json; charset=utf-8", ...headers },
   });
+}
+
+/** The request's body as JSON, or a 400 naming the problem. */
+async function jsonBody(request: Request): Promise<unknown> {
+  const text = await request.text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(400, `Invalid JSON body: ${(error as Error).message}`);
+  }
 }

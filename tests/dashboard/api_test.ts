@@ -133,27 +133,61 @@ Deno.test("GET /api/jobs/:id returns the job with every attempt; unknown ids are
   });
 });
 
-Deno.test("POST /api/jobs/:id/retry puts a dead job back to pending; other states get 409", async () => {
+Deno.test("POST /api/jobs/:id/retry puts a dead or completed job back to pending; a waiting one gets 409", async () => {
   await withDashboard(async ({ kv, call }) => {
     await addJob(kv, { id: "dead1", command: "exit 2", max_retries: 0 });
     await runJob(kv, "dead1", { code: 2 });
     await addJob(kv, { id: "done1", command: "true" });
     await runJob(kv, "done1", { code: 0 });
+    await addJob(kv, { id: "wait1", command: "true" });
     const res = await call("POST", "/api/jobs/dead1/retry");
     assert.equal(res.status, 200, res.text);
     assert.equal((res.body as { job: { state: string } }).job.state, "pending");
     const stored = await jobGet(kv, "dead1");
     assert.equal(stored?.job.state, "pending");
     assert.equal(stored?.job.attempts, 0);
+    assert.equal(stored?.job.last_error, null);
     const dlq = (await call("GET", "/api/jobs?state=dead")).body as JobsBody;
     assert.equal(dlq.total, 0);
 
-    const again = await call("POST", "/api/jobs/done1/retry");
+    const done = await call("POST", "/api/jobs/done1/retry");
+    assert.equal(done.status, 200, done.text);
+    assert.equal((await jobGet(kv, "done1"))?.job.state, "pending");
+    assert.equal((await attemptList(kv, "done1")).length, 1, "the earlier run is kept");
+
+    const again = await call("POST", "/api/jobs/wait1/retry");
     assert.equal(again.status, 409);
     assert.deepEqual(again.body, {
-      error: 'Job "done1" is completed: only dead or cancelled jobs can be retried',
+      error: 'Job "wait1" is pending: only completed, dead or cancelled jobs can run again',
     });
     assert.equal((await call("POST", "/api/jobs/ghost/retry")).status, 404);
+  });
+});
+
+Deno.test("PATCH /api/jobs/:id edits a waiting job; a bad field is 400, a finished job 409", async () => {
+  await withDashboard(async ({ kv, dashboard }) => {
+    await addJob(kv, { id: "w1", command: "echo old" });
+    await addJob(kv, { id: "d1", command: "true" });
+    await runJob(kv, "d1", { code: 0 });
+    const patch = async (id: string, body: string) => {
+      const res = await fetch(new URL(`/api/jobs/${id}`, dashboard.url), {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const ok = await patch("w1", JSON.stringify({ command: "echo new", priority: 7 }));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const stored = (await jobGet(kv, "w1"))!.job;
+    assert.equal(stored.command, "echo new");
+    assert.equal(stored.priority, 7);
+    const bad = await patch("w1", JSON.stringify({ prio: 1 }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /unknown field "prio"; expected command, priority, run_at/);
+    assert.equal((await patch("w1", "{oops")).status, 400);
+    assert.equal((await patch("d1", JSON.stringify({ priority: 1 }))).status, 409);
+    assert.equal((await jobGet(kv, "w1"))!.job.priority, 7, "unchanged by refused edits");
   });
 });
 
@@ -302,7 +336,7 @@ Deno.test("a wrong method is a 405 naming the allowed ones; an unknown path is a
     assert.equal(del.headers.get("allow"), "POST");
     const put = await call("PUT", "/api/jobs/x");
     assert.equal(put.status, 405);
-    assert.equal(put.headers.get("allow"), "GET, DELETE, HEAD");
+    assert.equal(put.headers.get("allow"), "GET, DELETE, PATCH, HEAD");
     const missing = await call("GET", "/api/nothing");
     assert.equal(missing.status, 404);
     assert.deepEqual(missing.body, { error: "No such endpoint: /api/nothing" });
