@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { cli, cliCommand, cliJson, type TempHome, tempHome } from "../_helpers/cli.ts";
+import { missingCommand, needs } from "../_helpers/needs.ts";
 
 interface JobJson {
   id: string;
@@ -29,15 +30,6 @@ async function usage(home: TempHome, args: string[]): Promise<string> {
   const lines = result.stderr.trim().split("\n");
   assert.equal(lines.length, 1, result.stderr);
   return lines[0];
-}
-
-async function commandExists(name: string): Promise<boolean> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${name}`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return out.success;
 }
 
 Deno.test("enqueue: after -- a brace group is a command; a split or broken spec is exit 2", async () => {
@@ -183,11 +175,11 @@ Deno.test("dlq retry starts clean: no old last_error or exit_code; list RUNS and
   }
 });
 
-const hasScript = await commandExists("script");
 Deno.test({
-  name:
+  ...needs(
     "worker run --drain on a terminal: the progress total stays put while dependents are released",
-  ignore: !hasScript,
+    await missingCommand("script", "bsdutils"),
+  ),
   async fn() {
     const home = await tempHome();
     try {
