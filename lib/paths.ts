@@ -62,12 +62,17 @@ export function resolvePaths(env: PathEnv, dbOverride?: string): Paths {
  * name a different store there.
  */
 export function absolutePaths(paths: Paths, cwd: string): Paths {
-  const abs = (path: string) => normalize(path.startsWith("/") ? path : join(cwd, path));
+  const abs = (path: string) => absolutePath(path, cwd);
   return {
     dataDir: abs(paths.dataDir),
     dbPath: remoteStore(paths.dbPath) ? paths.dbPath : abs(paths.dbPath),
     logDir: abs(paths.logDir),
   };
+}
+
+/** `path` made absolute against `cwd`, without `.` and `..` segments. */
+export function absolutePath(path: string, cwd: string): string {
+  return normalize(path.startsWith("/") ? path : join(cwd, path));
 }
 
 /** An absolute path without `.` and `..` segments or a trailing slash. */

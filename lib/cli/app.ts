@@ -408,6 +408,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .option("--priority <n>", "higher runs first (default 0)")
     .option("--timeout <seconds>", "kill an attempt that runs longer than this")
     .option("--label <text>", "label of the fired jobs")
+    .option("--cwd <dir>", "directory the jobs run in (default: the current directory)")
     .option("--retry-on <codes>", "retry only these exit codes; others go to the DLQ")
     .option("--fail-fast-on <codes>", "these exit codes go straight to the DLQ")
     .option("--overlap <policy>", "while the last run is unfinished: skip (default), queue, allow")

@@ -4,7 +4,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { Paths } from "../paths.ts";
+import { absolutePath, type Paths } from "../paths.ts";
 import { newSchedule, type Schedule, validateScheduleName } from "../schedule.ts";
 import { cronNextMany, DEFAULT_TZ } from "../cron.ts";
 import {
@@ -37,6 +37,7 @@ export interface ScheduleAddOptions {
   failFastOn?: string;
   overlap?: string;
   catchUp?: string;
+  cwd?: string;
   json?: boolean;
 }
 
@@ -74,7 +75,7 @@ export async function scheduleAddAction(
     cron: args.cron,
     tz: options.tz,
     job,
-    cwd: ctx.cwd(),
+    cwd: options.cwd === undefined ? ctx.cwd() : scheduleCwd(options.cwd, ctx.cwd()),
     overlap: options.overlap,
     catch_up: options.catchUp === undefined
       ? undefined
@@ -130,6 +131,14 @@ export async function scheduleListAction(
     ) + "\n",
   );
   return 0;
+}
+
+/** The directory given with --cwd, made absolute (it must exist where the workers run). */
+function scheduleCwd(raw: string, cwd: string): string {
+  if (raw.trim() === "" || raw.includes("\0")) {
+    throw new UsageError(`Invalid --cwd "${raw}": expected a directory`);
+  }
+  return absolutePath(raw, cwd);
 }
 
 function cronText(s: Schedule): string {

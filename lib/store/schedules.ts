@@ -269,6 +269,8 @@ export async function scheduleRunNow(
   name: string,
   input: { now: Date },
 ): Promise<RunNowOutcome> {
+  // Two runs in one millisecond would share an id: the second takes the next millisecond.
+  let at = input.now.getTime();
   for (let tries = 0; tries < 20; tries++) {
     const entry = await scheduleGet(kv, name);
     if (!entry) return { kind: "not_found" };
@@ -279,7 +281,7 @@ export async function scheduleRunNow(
     const job = await withQueuePolicy(
       kv,
       firedJob(entry.schedule, {
-        id: manualJobId(name, input.now.getTime()),
+        id: manualJobId(name, at),
         now: input.now,
         seq: nextSeq(input.now.getTime()),
         config: await configLoad(kv),
@@ -293,6 +295,7 @@ export async function scheduleRunNow(
     addFiredJob(op, job);
     op.set(scheduleNextKey(name), manualFired(entry.state, job.id));
     if ((await op.commit()).ok) return { kind: "fired", job };
+    if (await jobGet(kv, job.id)) at++;
   }
   throw new Error(`Could not run schedule "${name}": it kept changing; try again`);
 }

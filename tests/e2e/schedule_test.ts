@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { cli, cliJson, cliSpawn, type Spawned, tempHome, waitFor } from "../_helpers/cli.ts";
+import {
+  cli,
+  cliJson,
+  cliSpawn,
+  type Spawned,
+  type TempHome,
+  tempHome,
+  waitFor,
+} from "../_helpers/cli.ts";
+import { startKvServer } from "../_helpers/kv_connect_server.ts";
 
 interface View {
   name: string;
@@ -150,6 +159,46 @@ function tickOf(id: string): number {
   return Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
 }
 
+/**
+ * Adds an every-second schedule that no tick can be missed or skipped by: catch-up 100 and
+ * overlap allow, so however late a loaded machine makes the workers, every tick must end
+ * with exactly one job and one fire. `pre` holds global options such as `--db`.
+ */
+async function addEverySecond(h: TempHome, pre: string[], name: string): Promise<void> {
+  const added = await cli(h, [
+    ...pre,
+    ...["schedule", "add", name, "* * * * * *", "--overlap", "allow", "--catch-up", "100"],
+    ...["--", "true"],
+  ]);
+  assert.equal(added.code, 0, added.stderr);
+}
+
+/**
+ * Waits until the schedule fired `n` times, pauses it, and checks that each fire made one
+ * job and that the jobs' ticks are consecutive seconds (none missed, none twice).
+ */
+async function firedConsecutively(
+  h: TempHome,
+  pre: string[],
+  name: string,
+  n: number,
+): Promise<{ jobs: JobJson[]; ticks: number[]; view: { misses: number; skips: number } }> {
+  const show = () =>
+    cliJson<{ fires: number; misses: number; skips: number }>(h, [
+      ...pre,
+      ...["schedule", "show", name],
+    ]);
+  await waitFor(async () => (await show()).fires >= n, { timeoutMs: 60_000, what: `${n} fires` });
+  assert.equal((await cli(h, [...pre, "schedule", "pause", name])).code, 0);
+  const view = await show();
+  const jobs = await cliJson<JobJson[]>(h, [...pre, "list", "--limit", "1000"]);
+  const ticks = jobs.map((j) => tickOf(j.id)).sort((x, y) => x - y);
+  assert.equal(jobs.length, view.fires, "one job per fire");
+  assert.equal(new Set(ticks).size, ticks.length);
+  assert.equal(ticks.at(-1)! - ticks[0], (ticks.length - 1) * 1000, "consecutive ticks");
+  return { jobs, ticks, view };
+}
+
 Deno.test("a worker fires an every-second schedule on the real clock, never before its tick", async () => {
   const h = await tempHome();
   const worker = cliSpawn(h, ["worker", "run", "--log-file", `${h.home}/w.log`]);
@@ -184,23 +233,7 @@ Deno.test("4 workers on 2 hosts sharing one store fire each of 20 ticks exactly 
   const db = `${a.home}/shared.db`;
   const workers: Spawned[] = [];
   try {
-    // Catch-up 100 and overlap allow: however late a loaded machine makes the workers, no
-    // tick is missed or skipped, so every tick must have exactly one job and one fire.
-    const added = await cli(a, [
-      "--db",
-      db,
-      "schedule",
-      "add",
-      "every",
-      "* * * * * *",
-      "--overlap",
-      "allow",
-      "--catch-up",
-      "100",
-      "--",
-      "true",
-    ]);
-    assert.equal(added.code, 0, added.stderr);
+    await addEverySecond(a, ["--db", db], "every");
     for (
       const [home, host] of [[a, "host-a"], [a, "host-a"], [b, "host-b"], [b, "host-b"]] as const
     ) {
@@ -209,24 +242,7 @@ Deno.test("4 workers on 2 hosts sharing one store fire each of 20 ticks exactly 
         env: { QUEUECTL_HOSTNAME: host },
       }));
     }
-    const fires = async () =>
-      (await cliJson<{ fires: number }>(a, ["--db", db, "schedule", "show", "every"])).fires;
-    await waitFor(async () => await fires() >= 22, { timeoutMs: 60_000, what: "22 fires" });
-    assert.equal((await cli(a, ["--db", db, "schedule", "pause", "every"])).code, 0);
-    const total = await fires();
-    const jobs = await cliJson<JobJson[]>(a, ["--db", db, "list", "--limit", "1000"]);
-    const ticks = jobs.map((j) => tickOf(j.id)).sort((x, y) => x - y);
-    assert.equal(jobs.length, total, "one job per fire");
-    assert.equal(new Set(ticks).size, ticks.length);
-    // The ticks are consecutive seconds: none missed, none twice.
-    assert.equal(ticks.at(-1)! - ticks[0], (ticks.length - 1) * 1000);
-    const view = await cliJson<{ misses: number; skips: number }>(a, [
-      "--db",
-      db,
-      "schedule",
-      "show",
-      "every",
-    ]);
+    const { jobs, ticks, view } = await firedConsecutively(a, ["--db", db], "every", 22);
     assert.deepEqual([view.misses, view.skips], [0, 0]);
     // Each fire was reported by exactly one worker.
     const lines: string[] = [];
@@ -248,7 +264,18 @@ Deno.test("4 workers on 2 hosts sharing one store fire each of 20 ticks exactly 
 Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, stats; status counts active schedules", async () => {
   const h = await tempHome();
   try {
-    assert.equal((await cli(h, ["schedule", "add", "rep", "@daily", "--", "echo report"])).code, 0);
+    await Deno.mkdir(`${h.home}/sub`);
+    const rep = await cli(h, [
+      "schedule",
+      "add",
+      "rep",
+      "@daily",
+      "--cwd",
+      "sub",
+      "--",
+      "echo report; pwd",
+    ]);
+    assert.equal(rep.code, 0, rep.stderr);
     assert.equal((await cli(h, ["schedule", "add", "off", "@daily", "--", "true"])).code, 0);
     assert.equal((await cli(h, ["schedule", "pause", "off"])).code, 0);
     assert.equal((await cli(h, ["enqueue", "--id", "plain", "true"])).code, 0);
@@ -264,10 +291,13 @@ Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, 
     const only = await cliJson<JobJson[]>(h, ["list", "--schedule", "rep"]);
     assert.deepEqual(only.map((j) => [j.id, j.schedule, j.state]), [[id, "rep", "completed"]]);
     const table = await cli(h, ["list"]);
-    assert.match(table.stdout, new RegExp(`^${id}\\tcompleted\\t1/4\\techo report\\trep\\t`, "m"));
+    assert.match(
+      table.stdout,
+      new RegExp(`^${id}\\tcompleted\\t1/4\\techo report; pwd\\trep\\t`, "m"),
+    );
     assert.match(table.stdout, /^plain\tcompleted\t1\/4\ttrue\t\t/m);
     assert.match((await cli(h, ["show", id])).stdout, /^schedule +rep$/m);
-    assert.equal((await cli(h, ["logs", id])).stdout, "report\n");
+    assert.equal((await cli(h, ["logs", id])).stdout, `report\n${h.home}/sub\n`, "runs in --cwd");
 
     const stats = await cliJson<{ schedules: Record<string, unknown>[] }>(h, ["stats"]);
     assert.deepEqual(stats.schedules, [
@@ -296,5 +326,26 @@ Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, 
     );
   } finally {
     await h.cleanup();
+  }
+});
+
+Deno.test("2 workers on a KV Connect store fire an every-second schedule once per tick", async () => {
+  const server = await startKvServer();
+  const local = await tempHome();
+  const h = {
+    ...local,
+    env: { ...local.env, QUEUECTL_DB: server.url, DENO_KV_ACCESS_TOKEN: server.token },
+  };
+  const workers: Spawned[] = [];
+  try {
+    await addEverySecond(h, [], "remote");
+    for (const host of ["host-a", "host-b"]) {
+      workers.push(cliSpawn(h, ["worker", "run"], { env: { QUEUECTL_HOSTNAME: host } }));
+    }
+    await firedConsecutively(h, [], "remote", 5);
+  } finally {
+    for (const w of workers) await w.kill();
+    await local.cleanup();
+    await server.stop();
   }
 });

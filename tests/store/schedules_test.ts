@@ -216,6 +216,9 @@ Deno.test("scheduleRunNow() fires now without moving the next tick", async () =>
     assert.equal(entry.state.next_fire_at, "2030-01-01T03:00:00.000Z");
     assert.equal(entry.state.last_job_id, run.job.id);
     assert.equal((await scheduleRunNow(kv, "nope", { now: new Date() })).kind, "not_found");
+    // A second run in the same millisecond gets the next millisecond's id.
+    const again = await scheduleRunNow(kv, "r", { now: at("2030-01-01T00:10:00.250Z") });
+    assert.equal(again.kind === "fired" && again.job.id, "r:run-20300101T001000251Z");
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
