@@ -170,4 +170,24 @@ export const MUTATIONS: Mutation[] = [
     replace: "this.#tailCap = Math.floor(capBytes / 2);",
     tests: CAPPED_LOG,
   },
+  {
+    name: "schedule firing without the check-and-set on the next-fire key (lost updates)",
+    file: "lib/store/schedules.ts",
+    search:
+      "      .check({ key: scheduleNextKey(name), versionstamp: entry.stateVersionstamp });\n" +
+      "    if (last) op.check({ key: jobKey(last.job.id), versionstamp: last.versionstamp });\n" +
+      "    let job",
+    replace: ";\n" +
+      "    if (last) op.check({ key: jobKey(last.job.id), versionstamp: last.versionstamp });\n" +
+      "    let job",
+    tests: ["tests/store/schedules_test.ts"],
+    filter: "8 handles",
+  },
+  {
+    name: "schedule catch-up fires the oldest missed ticks instead of the latest",
+    file: "lib/cron.ts",
+    search: "    if (latest.length > keep) latest.shift();",
+    replace: "    if (latest.length > keep) latest.pop();",
+    tests: ["tests/schedule_test.ts"],
+  },
 ];
