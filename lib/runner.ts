@@ -5,7 +5,7 @@
  */
 import type { AttemptOutcome } from "./job.ts";
 import { CappedLog, KV_TAIL_BYTES, TailBuffer } from "./capped_log.ts";
-import { sendSignal } from "./process.ts";
+import { type ShellProcess, spawnShell } from "./shell_process.ts";
 
 /** Seconds between SIGTERM and SIGKILL when a job's process group is stopped. */
 export const KILL_GRACE_SECONDS = 2;
@@ -48,57 +48,10 @@ export interface RunResult {
   logError: string | null;
 }
 
-/** The argv that runs a job's command: the one place the shell command line is built. */
-export function shellArgv(
-  command: string,
-  options: { setsid: boolean },
-): { cmd: string; args: string[] } {
-  // `setsid` starts the shell as the leader of a new session and process group (pgid = its
-  // pid, since it is not a group leader when spawned, it does not fork).
-  return options.setsid
-    ? { cmd: "setsid", args: ["--wait", "sh", "-c", command] }
-    : { cmd: "sh", args: ["-c", command] };
-}
-
-/**
- * Whether jobs start through `setsid` (Linux util-linux): much cheaper than Deno's
- * `detached`, which forks the whole worker instead of using posix_spawn. Found out on the
- * first spawn; where setsid is missing or not permitted, `detached` is used instead.
- */
-let useSetsid = true;
-
-/** Spawns the job's shell in its own process group. */
-function spawnShell(
-  command: string,
-  options: { cwd: string; env?: Record<string, string> },
-): Deno.ChildProcess {
-  const common = {
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  } as const;
-  if (useSetsid) {
-    const argv = shellArgv(command, { setsid: true });
-    try {
-      return new Deno.Command(argv.cmd, { ...common, args: argv.args }).spawn();
-    } catch (error) {
-      const missing = error instanceof Deno.errors.NotFound && !/cwd/i.test(String(error));
-      const denied = error instanceof Deno.errors.NotCapable ||
-        error instanceof Deno.errors.PermissionDenied;
-      if (!missing && !denied) throw error;
-      useSetsid = false;
-    }
-  }
-  const argv = shellArgv(command, { setsid: false });
-  return new Deno.Command(argv.cmd, { ...common, args: argv.args, detached: true }).spawn();
-}
-
 /** Runs the command once and reports how it ended. */
 export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const started = performance.now();
-  let child: Deno.ChildProcess;
+  let child: ShellProcess;
   try {
     // Its own process group, so the whole job can be signalled at once.
     child = spawnShell(options.command, { cwd: options.cwd, env: options.env });
@@ -117,16 +70,20 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const half = Math.max(512, Math.floor(options.maxLogBytes / 2));
   const outLog = new CappedLog(options.stdoutPath, half);
   const errLog = new CappedLog(options.stderrPath, half);
-  const readers = [pump(child.stdout, outLog, tail), pump(child.stderr, errLog, tail)];
-  const pumps = Promise.all(readers.map((r) => r.done));
+  const into = (log: CappedLog) => async (bytes: Uint8Array) => {
+    tail.push(bytes);
+    await log.write(bytes);
+  };
+  const reading = child.output([into(outLog), into(errLog)]);
+  const pumps = reading.done;
 
   let stopReason: StopReason | "timeout" | null = null;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const stopGroup = (reason: StopReason | "timeout") => {
     if (stopReason) return;
     stopReason = reason;
-    void sendSignal(-pgid, "SIGTERM");
-    killTimer = setTimeout(() => void sendSignal(-pgid, "SIGKILL"), KILL_GRACE_SECONDS * 1000);
+    void child.signalGroup("SIGTERM");
+    killTimer = setTimeout(() => void child.signalGroup("SIGKILL"), KILL_GRACE_SECONDS * 1000);
   };
   const timeoutTimer = options.timeoutSeconds
     ? setTimeout(() => stopGroup("timeout"), options.timeoutSeconds * 1000)
@@ -140,11 +97,8 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   // Children left in the group may hold the pipes open: give them a moment, then kill them.
   // A stopped attempt's group is killed in any case, so nothing of it is left behind.
   if (!await settlesWithin(pumps, LINGER_MS) || stopReason) {
-    await sendSignal(-pgid, "SIGKILL");
-    if (!await settlesWithin(pumps, DRAIN_AFTER_KILL_MS)) {
-      await Promise.all(readers.map((r) => r.cancel()));
-      await pumps;
-    }
+    await child.signalGroup("SIGKILL");
+    if (!await settlesWithin(pumps, DRAIN_AFTER_KILL_MS)) await reading.cancel();
   }
   clearTimeout(killTimer);
   options.signal?.removeEventListener("abort", onAbort);
@@ -162,41 +116,6 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
     tail: new TextDecoder("utf-8", { fatal: false }).decode(tail.bytes()),
     logError: logError ? `log write failed: ${logError.message}` : null,
   };
-}
-
-/** Bytes read from a job's pipe at a time, into one reused buffer: at first, and at most. */
-const READ_CHUNK_BYTES = { first: 4 * 1024, max: 64 * 1024 };
-
-/**
- * Copies a pipe to a capped log and the shared tail until it ends or is cancelled. One
- * buffer is read into again and again (a BYOB reader), so a job printing gigabytes does
- * not churn the worker's heap; it starts small (most jobs print little) and grows while
- * reads fill it.
- */
-function pump(
-  stream: ReadableStream<Uint8Array>,
-  log: CappedLog,
-  tail: TailBuffer,
-): { done: Promise<void>; cancel: () => Promise<void> } {
-  const reader = stream.getReader({ mode: "byob" });
-  const done = (async () => {
-    let buffer = new Uint8Array(READ_CHUNK_BYTES.first);
-    try {
-      while (true) {
-        const { value, done } = await reader.read(buffer);
-        if (done || !value) return;
-        tail.push(value);
-        await log.write(value); // done with `value` before its buffer is read into again
-        const full = value.length === value.buffer.byteLength;
-        buffer = full && value.length < READ_CHUNK_BYTES.max
-          ? new Uint8Array(Math.min(value.length * 4, READ_CHUNK_BYTES.max))
-          : new Uint8Array(value.buffer);
-      }
-    } catch {
-      // The pipe broke or reading was cancelled: what was read is kept.
-    }
-  })();
-  return { done, cancel: () => reader.cancel().catch(() => {}) };
 }
 
 /** Resolves true if `promise` settles within `ms`, else false (it keeps running). */

@@ -45,7 +45,8 @@ export interface WorkerArgs {
 /**
  * The permissions a worker runs with under `deno run`: only what it needs. Its network is
  * its own wake-up socket alone, when it can have one (see wakeSocketPath), or, for a KV
- * Connect store, that store's host.
+ * Connect store, that store's host. FFI (libc, to start jobs' shells) grants it nothing
+ * new: it runs arbitrary shell commands already.
  */
 export function workerPermissionFlags(paths: Paths, workerId: string): string[] {
   const remote = remoteStore(paths.dbPath);
@@ -56,6 +57,7 @@ export function workerPermissionFlags(paths: Paths, workerId: string): string[] 
       `--allow-read=${paths.dataDir}`,
       `--allow-write=${paths.dataDir}`,
       "--allow-run=sh,setsid",
+      "--allow-ffi",
       `--allow-env=${[...ENV_VARS, TOKEN_ENV].join(",")}`,
       "--allow-sys=hostname",
       `--allow-net=${remote.host}`,
@@ -67,6 +69,8 @@ export function workerPermissionFlags(paths: Paths, workerId: string): string[] 
     `--allow-read=${dirs}`,
     `--allow-write=${dirs}`,
     "--allow-run=sh,setsid",
+    // Jobs' shells start through posix_spawn in libc (its own session, no setsid exec).
+    "--allow-ffi",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
     ...(socket ? [`--allow-net=unix:${socket}`] : []),

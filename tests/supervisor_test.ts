@@ -79,12 +79,13 @@ Deno.test("workerCommandLine() passes --db and --queue on to the worker", () => 
   assert.deepEqual(argv.slice(-4), ["--db", "/elsewhere/q.db", "--queue", "emails,reports"]);
 });
 
-Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, queuectl's env vars and the worker's wake-up socket", () => {
+Deno.test("workerPermissionFlags() grants the data dir and the db's dir, sh, FFI, queuectl's env vars and the worker's wake-up socket", () => {
   const other = resolvePaths({ QUEUECTL_HOME: "/data/q" }, "/other/q.db");
   assert.deepEqual(workerPermissionFlags(other, "w-1"), [
     "--allow-read=/data/q,/other",
     "--allow-write=/data/q,/other",
     "--allow-run=sh,setsid",
+    "--allow-ffi",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--allow-sys=hostname",
     "--allow-net=unix:/other/q.db.wake/w-1.sock",

@@ -117,13 +117,20 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     }));
   worker
     .command("start")
-    .description("start detached worker processes and print their ids and pids")
-    .option("-n, --count <n>", "how many workers (default 1)")
+    .description("start detached workers and print their ids and pids")
+    .option("-n, --count <n>", "how many workers (default 1): lanes of one process")
     .option("-c, --concurrency <n>", "jobs run at once by each worker (default 1)")
+    .option("--separate", "run the --count workers as separate processes")
     .option("--queue <names>", "serve only these queues (comma-separated)")
     .option("--foreground", "run one worker in the foreground (same as `worker run`)")
     .option("--json", "print the started workers as JSON")
-    .addHelpText("after", examples(["queuectl worker start --count 3"]))
+    .addHelpText(
+      "after",
+      examples([
+        "queuectl worker start --count 3",
+        "queuectl worker start --count 3 --separate   # three processes",
+      ]),
+    )
     .action(act(async (p, cmd) => {
       const { workerStartAction } = await import("./worker.ts");
       return await workerStartAction(ctx, p, opts(cmd));

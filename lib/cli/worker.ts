@@ -15,6 +15,7 @@ import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { openStore } from "../store/open.ts";
 import { describeWorkers } from "./status.ts";
+import { type SpawnMethod, spawnMethod } from "../shell_process.ts";
 
 /** Options of `worker run`. */
 export interface WorkerRunOptions {
@@ -86,7 +87,10 @@ export async function workerRunAction(
       Deno.addSignalListener(name, listener);
       return [name, listener] as const;
     });
-    write(`started (pid ${ctx.pid}, concurrency ${concurrency}${options.drain ? ", drain" : ""})`);
+    write(
+      `started (pid ${ctx.pid}, concurrency ${concurrency}${options.drain ? ", drain" : ""}, ` +
+        `${describeSpawn(spawnMethod())})`,
+    );
     try {
       summary = await handle.done;
     } catch (error) {
@@ -204,6 +208,12 @@ function startProgressLine(ctx: CliContext, kv: Deno.Kv, queues: string[] | null
   };
 }
 
+/** How jobs start, for the worker log's first line (a fallback says why, once). */
+function describeSpawn(method: SpawnMethod): string {
+  if (method.kind === "posix_spawn") return "jobs via posix_spawn";
+  return `jobs via ${method.kind === "setsid" ? "setsid" : "sh, detached"}: ${method.reason}`;
+}
+
 function describeEvent(event: WorkerEvent): string {
   switch (event.kind) {
     case "claimed":
@@ -258,6 +268,8 @@ export interface WorkerStartOptions {
   concurrency?: string;
   queue?: string;
   foreground?: boolean;
+  /** Start the --count workers as that many processes (else one process with their lanes). */
+  separate?: boolean;
   json?: boolean;
 }
 
@@ -280,21 +292,33 @@ export async function workerStartAction(
       queue: options.queue,
     });
   }
+  // One process with every lane by default: its lanes never race each other for a job, and
+  // one process costs less than N. --separate keeps N processes (a crash takes one).
+  const lanes = count * concurrency;
+  if (!options.separate && lanes > 256) {
+    throw new UsageError(
+      `Invalid --count ${count} with --concurrency ${concurrency}: ${lanes} lanes in one ` +
+        `process, expected at most 256 (or add --separate)`,
+    );
+  }
+  const shape = options.separate ? { count, concurrency } : { count: 1, concurrency: lanes };
   const started = await withStore(paths, (kv) =>
     spawnWorkers(kv, ctx.launch, {
       paths,
       // The store as this command resolved it (absolute), whether from --db or QUEUECTL_DB:
       // the worker runs in the data dir, where a relative name means another file.
       dbOverride: paths.dbPath === `${paths.dataDir}/queue.db` ? undefined : paths.dbPath,
-      count,
-      concurrency,
+      ...shape,
       queues,
       host: ctx.hostname(),
     }));
   if (options.json) ctx.out(toJson(started.map((s) => ({ id: s.id, pid: s.pid, log: s.logFile }))));
   else {
     ctx.out(started.map((s) => `${s.id} pid ${s.pid}`).join("\n") + "\n");
-    ctx.err(`Started ${started.length} worker(s); logs in ${paths.dataDir}/workers\n`);
+    const what = options.separate || lanes === 1
+      ? `${started.length} worker(s)`
+      : `1 worker with ${lanes} lanes`;
+    ctx.err(`Started ${what}; logs in ${paths.dataDir}/workers\n`);
   }
   return 0;
 }

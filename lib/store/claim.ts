@@ -5,7 +5,8 @@
  */
 import type { Job } from "../job.ts";
 import { claim } from "../state_machine.ts";
-import { addChange, type JobEntry, jobGetMany } from "./jobs.ts";
+import { addChange, type CounterSums, type JobEntry, jobGetMany } from "./jobs.ts";
+import type { StatsGather } from "./stats.ts";
 import { queueConfigKey, queueCountKey, readyPrefix } from "./keys.ts";
 import { toCount } from "./counts.ts";
 import { ALL_QUEUES, queueNames, queueSettingsEntries, type QueueSettingsEntry } from "./queues.ts";
@@ -44,6 +45,8 @@ export interface ClaimOptions {
    * pause or cap committed since makes the claim fail and the cache is dropped.
    */
   cache?: { current: ClaimCache | null; maxAgeMs: number; contendedAt?: number };
+  /** Counter changes and statistics of the whole commit, gathered (see ChangeExtras). */
+  gather?: { sums?: CounterSums; stats?: StatsGather };
 }
 
 /** What a claim reads: the queues' settings and running counts, and the best ready jobs. */
@@ -130,6 +133,8 @@ export async function addClaim(
   if (!queue) return null; // a queue this worker does not serve
   const all = view.settings.get(ALL_QUEUES)!;
   await addChange(kv, op, entry, next.job, {
+    sums: options.gather?.sums,
+    stats: options.gather?.stats,
     more: (op) => {
       op.check({ key: queueConfigKey(ALL_QUEUES), versionstamp: all.versionstamp });
       op.check({ key: queueConfigKey(queue.name), versionstamp: queue.versionstamp });

@@ -22,7 +22,7 @@ import {
 } from "./keys.ts";
 import { FINAL_STATES } from "../job.ts";
 import { releaseDependency } from "../state_machine.ts";
-import { addStats } from "./stats.ts";
+import { addStats, type StatsGather } from "./stats.ts";
 
 /** A job with the versionstamp it was read at. */
 export interface JobEntry {
@@ -256,6 +256,13 @@ export interface ChangeExtras {
   more?: (op: Deno.AtomicOperation) => void;
   /** The job's dependents marker, when read ahead (else a finishing change reads it). */
   dependents?: Deno.KvEntryMaybe<Deno.KvU64>;
+  /**
+   * Counter changes of the whole commit, gathered to be written once per counter (the
+   * caller flushes them): a −1 and a +1 of one counter are then not written at all.
+   */
+  sums?: CounterSums;
+  /** Statistics of the whole commit, gathered for one record (see StatsGather). */
+  stats?: StatsGather;
 }
 
 /** A state change added to an atomic operation, with what is left to do once it landed. */
@@ -279,8 +286,8 @@ export async function addChange(
   extras: ChangeExtras = {},
 ): Promise<PreparedChange> {
   op.check({ key: jobKey(before.job.id), versionstamp: before.versionstamp });
-  addJobChange(op, before.job, after);
-  addStats(op, before.job, after, extras.attempt);
+  addJobChange(op, before.job, after, extras.sums);
+  addStats(op, before.job, after, { attempt: extras.attempt, gather: extras.stats });
   if (extras.attempt) {
     op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
   }

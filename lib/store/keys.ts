@@ -156,6 +156,19 @@ export const statsFailKey = (hourMs: number, command: string): Deno.KvKey => [
   hourMs,
   command,
 ];
+/**
+ * One lane's statistics for one minute, a single record written by the commits that finish
+ * its jobs (instead of a counter per field); folded into the minute and total counters
+ * once the minute is over.
+ */
+export const statsLaneKey = (minuteMs: number, workerId: string, lane: number): Deno.KvKey => [
+  "stats_lane",
+  minuteMs,
+  workerId,
+  lane,
+];
+/** Prefix of the lanes' per-minute statistics records. */
+export const STATS_LANE_PREFIX: Deno.KvKey = ["stats_lane"];
 /** Prefix of the failing-command counters. */
 export const STATS_FAIL_PREFIX: Deno.KvKey = ["stats_fail"];
 

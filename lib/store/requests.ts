@@ -27,3 +27,11 @@ export async function cancelRequestsGet(kv: Deno.Kv, ids: string[]): Promise<Set
 export function cancelRequestClear(op: Deno.AtomicOperation, id: string): void {
   op.delete(cancelKey(id));
 }
+
+/**
+ * Adds to a commit the check that a job has no cancel request (instead of removing one):
+ * a commit that finishes a job whose cancel nobody saw fails if one came meanwhile.
+ */
+export function cancelRequestAbsent(op: Deno.AtomicOperation, id: string): void {
+  op.check({ key: cancelKey(id), versionstamp: null });
+}

@@ -4,12 +4,14 @@
  * @module
  */
 import type { Attempt, Job } from "../job.ts";
-import { minuteOf, percentile, statDeltas, TIME_BUCKETS_MS } from "../stats.ts";
+import { minuteOf, percentile, type StatDelta, statDeltas, TIME_BUCKETS_MS } from "../stats.ts";
 import {
   STATS_FAIL_PREFIX,
+  STATS_LANE_PREFIX,
   STATS_MINUTE_PREFIX,
   STATS_TOTAL_PREFIX,
   statsFailKey,
+  statsLaneKey,
   statsMinuteKey,
   statsTotalKey,
 } from "./keys.ts";
@@ -17,17 +19,39 @@ import {
 const HOUR_MS = 3_600_000;
 const MAX_COMMAND_KEY = 200;
 
-/** Adds the statistics of one state change to an atomic operation. */
+/**
+ * Statistics of the changes of one commit, gathered (instead of one counter mutation per
+ * field) to be written as one lane record: the deltas, in the order they came.
+ */
+export interface StatsGather {
+  deltas: StatDelta[];
+}
+
+/**
+ * Adds the statistics of one state change to an atomic operation: a sum (or max) per
+ * field on the minute and total counters, or into `gather` when given. Failed attempts
+ * are also counted per command and hour (always as counters: they are rare).
+ */
 export function addStats(
   op: Deno.AtomicOperation,
   before: Job | null,
   after: Job | null,
-  attempt?: Attempt,
+  options: { attempt?: Attempt; gather?: StatsGather } = {},
 ): void {
+  const { attempt, gather } = options;
   const deltas = statDeltas(before, after, attempt);
   if (deltas.length === 0) return;
   const at = Date.parse(attempt?.finished_at ?? after?.updated_at ?? new Date().toISOString());
-  const minute = minuteOf(at);
+  if (gather) gather.deltas.push(...deltas);
+  else addCounters(op, minuteOf(at), deltas);
+  if (deltas.some((d) => d.kind === "add" && d.field === "failed") && after) {
+    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
+    op.sum(statsFailKey(hour, after.command.slice(0, MAX_COMMAND_KEY)), 1n);
+  }
+}
+
+/** Adds deltas to the minute's counters and the lifetime ones. */
+function addCounters(op: Deno.AtomicOperation, minute: number, deltas: StatDelta[]): void {
   for (const d of deltas) {
     if (d.kind === "add") {
       op.sum(statsMinuteKey(minute, d.field), BigInt(d.by));
@@ -37,10 +61,110 @@ export function addStats(
       op.max(statsTotalKey(d.field), BigInt(d.value));
     }
   }
-  if (deltas.some((d) => d.kind === "add" && d.field === "failed") && after) {
-    const hour = Math.floor(at / HOUR_MS) * HOUR_MS;
-    op.sum(statsFailKey(hour, after.command.slice(0, MAX_COMMAND_KEY)), 1n);
+}
+
+/** A lane's statistics record for one minute: field → count (or maximum, for `rt_max`). */
+export interface LaneStatsRecord {
+  fields: Record<string, number>;
+}
+
+/** What a lane knows of its current record: its minute, fields and versionstamp. */
+export interface LaneStats {
+  workerId: string;
+  lane: number;
+  minute: number;
+  fields: Record<string, number>;
+  /** The record's versionstamp as this lane last wrote it (null: not written yet). */
+  versionstamp: string | null;
+}
+
+/** A lane that has written no statistics yet. */
+export function laneStatsNew(workerId: string, lane: number): LaneStats {
+  return { workerId, lane, minute: 0, fields: {}, versionstamp: null };
+}
+
+/**
+ * Adds to `op` the lane's record of the minute at `atMs` with `deltas` applied, checked
+ * against the versionstamp the lane last wrote (only this lane writes it; the roll-up
+ * deletes it once the minute is long over). Returns the lane's state once `op` lands.
+ */
+export function addLaneStats(
+  op: Deno.AtomicOperation,
+  lane: LaneStats,
+  deltas: StatDelta[],
+  atMs: number,
+): LaneStats {
+  const minute = minuteOf(atMs);
+  const same = minute === lane.minute;
+  const fields = applyDeltas(same ? lane.fields : {}, deltas);
+  const key = statsLaneKey(minute, lane.workerId, lane.lane);
+  op.check({ key, versionstamp: same ? lane.versionstamp : null });
+  op.set(key, { fields } satisfies LaneStatsRecord);
+  return { ...lane, minute, fields, versionstamp: null };
+}
+
+/** After a failed commit: the lane's record as stored (rolled up meanwhile: starts afresh). */
+export async function laneStatsRefresh(kv: Deno.Kv, lane: LaneStats): Promise<LaneStats> {
+  if (lane.minute === 0) return lane;
+  const entry = await kv.get<LaneStatsRecord>(statsLaneKey(lane.minute, lane.workerId, lane.lane));
+  return entry.value
+    ? { ...lane, fields: entry.value.fields, versionstamp: entry.versionstamp }
+    : { ...lane, fields: {}, versionstamp: null };
+}
+
+/** Fields with deltas applied (pure: a new object). */
+export function applyDeltas(
+  fields: Record<string, number>,
+  deltas: StatDelta[],
+): Record<string, number> {
+  const out = { ...fields };
+  for (const d of deltas) {
+    if (d.kind === "add") out[d.field] = (out[d.field] ?? 0) + d.by;
+    else out[d.field] = Math.max(out[d.field] ?? 0, d.value);
   }
+  return out;
+}
+
+/** A record's fields as deltas (to fold it into the counters). */
+function asDeltas(fields: Record<string, number>): StatDelta[] {
+  return Object.entries(fields).map(([field, n]) =>
+    field === "rt_max" ? { kind: "max", field, value: n } : { kind: "add", field, by: n }
+  );
+}
+
+/**
+ * Folds the lanes' records of minutes before `beforeMs` into the minute and total counters,
+ * one commit per record (checked as read, so a record written meanwhile is left for the
+ * next pass). Returns how many were folded.
+ */
+export async function laneStatsRollUp(kv: Deno.Kv, beforeMs: number): Promise<number> {
+  let folded = 0;
+  const iter = kv.list<LaneStatsRecord>({
+    start: STATS_LANE_PREFIX,
+    end: [...STATS_LANE_PREFIX, beforeMs],
+  }, { limit: 100 });
+  for await (const entry of iter) {
+    const op = kv.atomic().check(entry).delete(entry.key);
+    addCounters(op, entry.key[1] as number, asDeltas(entry.value.fields));
+    if ((await op.commit()).ok) folded++;
+  }
+  return folded;
+}
+
+/** The lanes' records not yet folded into the counters: from `fromMs` to before `toMs`. */
+async function laneRecords(
+  kv: Deno.Kv,
+  fromMs: number,
+  toMs: number,
+): Promise<{ minute: number; fields: Record<string, number> }[]> {
+  const out: { minute: number; fields: Record<string, number> }[] = [];
+  for await (
+    const entry of kv.list<LaneStatsRecord>({
+      start: [...STATS_LANE_PREFIX, fromMs],
+      end: [...STATS_LANE_PREFIX, toMs],
+    })
+  ) out.push({ minute: entry.key[1] as number, fields: entry.value.fields });
+  return out;
 }
 
 /** Finished work in one minute. */
@@ -87,6 +211,12 @@ export async function statsRead(
     const bucket = perMinute.get(minute) ?? {};
     bucket[field] = Number(entry.value.value);
     perMinute.set(minute, bucket);
+  }
+  for (const record of await laneRecords(kv, from, to + 60_000)) {
+    perMinute.set(
+      record.minute,
+      applyDeltas(perMinute.get(record.minute) ?? {}, asDeltas(record.fields)),
+    );
   }
   const minutes: MinuteStats[] = [];
   const totals = { completed: 0, failed: 0, dead: 0, cancelled: 0, attempts: 0 };
@@ -160,6 +290,9 @@ export async function statsTotals(kv: Deno.Kv): Promise<StatsTotals> {
   const raw: Record<string, number> = {};
   for await (const entry of kv.list<Deno.KvU64>({ prefix: STATS_TOTAL_PREFIX })) {
     raw[entry.key[1] as string] = Number(entry.value.value);
+  }
+  for (const record of await laneRecords(kv, 0, Number.MAX_SAFE_INTEGER)) {
+    Object.assign(raw, applyDeltas(raw, asDeltas(record.fields)));
   }
   let cumulative = 0;
   const buckets = TIME_BUCKETS_MS.map((le, i) => {

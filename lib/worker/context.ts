@@ -8,6 +8,7 @@ import type { Config } from "../config.ts";
 import type { Paths } from "../paths.ts";
 import type { ClaimCache } from "../store/claim.ts";
 import { configLoad } from "../store/config.ts";
+import type { LaneStats } from "../store/stats.ts";
 import type { ControlState } from "./control.ts";
 import type { StopSource, WorkerEvent, WorkerSummary } from "./events.ts";
 import type { UpkeepState } from "./upkeep.ts";
@@ -82,6 +83,8 @@ export interface WorkerContext {
   landing: Set<Promise<void>>;
   summary: WorkerSummary;
   errors: ErrorState;
+  /** Each lane's statistics record of the current minute, as it last wrote it. */
+  laneStats: Map<number, LaneStats>;
 }
 
 /** The settings, read again once they are `timing.configMs` old. */

@@ -8,8 +8,15 @@ import { backoffSettings, type Config } from "../config.ts";
 import type { Attempt, AttemptOutcome, Job } from "../job.ts";
 import { finish } from "../state_machine.ts";
 import { type ClaimCandidates, claimFailed } from "../store/claim.ts";
-import { addChange, changeLanded, type JobEntry, jobGet } from "../store/jobs.ts";
-import { cancelRequestClear } from "../store/requests.ts";
+import { addChange, changeLanded, CounterSums, type JobEntry, jobGet } from "../store/jobs.ts";
+import { cancelRequestAbsent, cancelRequestClear } from "../store/requests.ts";
+import {
+  addLaneStats,
+  type LaneStats,
+  laneStatsNew,
+  laneStatsRefresh,
+  type StatsGather,
+} from "../store/stats.ts";
 import { claimOptionsFor, followUpClaim } from "./claims.ts";
 import type { WorkerContext } from "./context.ts";
 import { errorLine, summaryAdd } from "./events.ts";
@@ -66,21 +73,30 @@ export async function finishCommit(
     });
     if (!next.ok) return { kind: "fenced", job: current.job, detail: next.detail };
     const op = kv.atomic();
+    // Counters and statistics of the finish and the claim are written once for both: the
+    // running count's −1 and +1 cancel out, and the statistics are one lane record.
+    const gather = { sums: new CounterSums(), stats: { deltas: [] } as StatsGather };
+    // A cancel nobody saw is checked absent (a check, not a write); a seen one is removed.
+    const seen = tries > 0 || input.outcome.kind === "cancelled";
     const prepared = await addChange(kv, op, current, next.job, {
       attempt: input.attempt,
-      more: (op) => cancelRequestClear(op, current.job.id),
+      more: (op) => (seen ? cancelRequestClear : cancelRequestAbsent)(op, current.job.id),
       dependents: tries === 0 ? await input.dependents : undefined,
+      ...gather,
     });
     // The first try also claims the next job; a failed commit is retried without it.
     const follow = tries === 0 && !ctx.control.stopping.signal.aborted
       ? await followUpClaim(ctx, op, {
-        claim: claimOptionsFor(ctx, input.config, input.lane),
+        claim: { ...claimOptionsFor(ctx, input.config, input.lane), gather },
         read: await input.followUp,
         finishing: current.job,
       })
       : null;
+    gather.sums.flush(op);
+    const stats = addLaneStats(op, laneStatsOf(ctx, input.lane), gather.stats.deltas, +finishedAt);
     const committed = await op.commit();
     if (committed.ok) {
+      ctx.laneStats.set(input.lane, { ...stats, versionstamp: committed.versionstamp });
       landingAdd(ctx, next.job, changeLanded(kv, prepared));
       summaryAdd(ctx.summary, next.job, input.attempt);
       ctx.emit({ kind: "finished", job: next.job, attempt: input.attempt });
@@ -96,11 +112,19 @@ export async function finishCommit(
       };
     }
     if (follow) await claimFailed(kv, follow.candidates, follow.options);
+    ctx.laneStats.set(input.lane, await laneStatsRefresh(kv, laneStatsOf(ctx, input.lane)));
     const fresh = await jobGet(kv, current.job.id);
     if (!fresh) return { kind: "gone" };
     current = fresh;
   }
   return { kind: "fenced", job: current.job, detail: "its lease was taken over" };
+}
+
+/** The lane's statistics record as it knows it. */
+function laneStatsOf(ctx: WorkerContext, lane: number): LaneStats {
+  let stats = ctx.laneStats.get(lane);
+  if (!stats) ctx.laneStats.set(lane, stats = laneStatsNew(ctx.id, lane));
+  return stats;
 }
 
 /**

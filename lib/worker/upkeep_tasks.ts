@@ -9,6 +9,8 @@ import type { Paths } from "../paths.ts";
 import { releaseStranded } from "../store/jobs.ts";
 import { rescue } from "../store/rescue.ts";
 import { purgeFinished } from "../store/purge.ts";
+import { laneStatsRollUp } from "../store/stats.ts";
+import { minuteOf } from "../stats.ts";
 import type { PeriodicTask } from "./upkeep.ts";
 
 /** Puts back jobs whose lease ran out (their worker is gone), every `everyMs`. */
@@ -63,6 +65,21 @@ export function pruneTask(kv: Deno.Kv, paths: Paths): PeriodicTask {
   };
 }
 
+/**
+ * Folds the lanes' per-minute statistics records into the minute and total counters once
+ * their minute is two minutes over, about once a minute (the first lane of each worker).
+ */
+export function statsRollUpTask(kv: Deno.Kv): PeriodicTask {
+  return {
+    name: "stats-roll-up",
+    firstLaneOnly: true,
+    everyMs: () => 60_000,
+    run: async ({ now }) => {
+      await laneStatsRollUp(kv, minuteOf(now) - 2 * 60_000);
+    },
+  };
+}
+
 /** The upkeep every worker does, in the order it runs. */
 export function standardTasks(
   kv: Deno.Kv,
@@ -73,5 +90,6 @@ export function standardTasks(
     strandedSweepTask(kv, timing.sweepMs),
     rescuerTask(kv, timing.rescueMs),
     pruneTask(kv, paths),
+    statsRollUpTask(kv),
   ];
 }

@@ -61,16 +61,13 @@ export interface WorkerHandle {
   stop(force: boolean, source?: StopSource): void;
 }
 
-/** Starts a worker in this process. */
-export function startWorker(options: WorkerOptions): WorkerHandle {
+/** The state a worker's units share, fresh (exported for tests that drive one unit). */
+export function workerContext(options: WorkerOptions): WorkerContext {
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const { kv } = options;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
   const control = controlNew();
-  const stop = (force: boolean, source: StopSource = "signal") => {
-    if (controlStop(control, force)) emit({ kind: "stopping", force, source });
-  };
-  const ctx: WorkerContext = {
+  return {
     kv,
     paths: options.paths,
     id: options.id,
@@ -79,7 +76,9 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     drain: options.drain,
     timing,
     emit,
-    stop,
+    stop: (force, source) => {
+      if (controlStop(control, force)) emit({ kind: "stopping", force, source });
+    },
     config: { config: null, at: 0 },
     claims: { current: null, maxAgeMs: 500, contendedAt: 0 },
     control,
@@ -91,7 +90,15 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     landing: new Set(),
     summary: summaryNew(),
     errors: { inARow: 0, fatal: null },
+    laneStats: new Map(),
   };
+}
+
+/** Starts a worker in this process. */
+export function startWorker(options: WorkerOptions): WorkerHandle {
+  const ctx = workerContext(options);
+  const { kv, timing, control } = ctx;
+  const stop = (force: boolean, source: StopSource = "signal") => ctx.stop(force, source);
   const record: WorkerRecord = {
     id: options.id,
     pid: options.pid,

@@ -15,7 +15,7 @@ import { runNumber } from "../../lib/job.ts";
 import { backoffSettings, defaultConfig } from "../../lib/config.ts";
 import { resolvePaths } from "../../lib/paths.ts";
 import { finish } from "../../lib/state_machine.ts";
-import { shellArgv } from "../../lib/runner.ts";
+import { shellArgv } from "../../lib/shell_process.ts";
 import { openStore } from "../../lib/store/open.ts";
 import { addChange, type JobEntry, jobGet } from "../../lib/store/jobs.ts";
 import {

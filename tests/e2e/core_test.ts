@@ -160,7 +160,13 @@ Deno.test("e2e: several workers process many jobs and no job runs twice", async 
     ).join("\n");
     const enq = await cli(home, ["enqueue", "-"], { stdin: lines });
     assert.equal(enq.code, 0, enq.stderr);
-    const started = await cliJson<{ pid: number }[]>(home, ["worker", "start", "--count", "4"]);
+    const started = await cliJson<{ pid: number }[]>(home, [
+      "worker",
+      "start",
+      "--count",
+      "4",
+      "--separate",
+    ]);
     pids.push(...started.map((s) => s.pid));
     assert.equal(started.length, 4);
     await waitFor(async () => {

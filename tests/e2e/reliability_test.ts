@@ -132,7 +132,7 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
     const store = kv;
     const live = new Map<number, string>(); // pid → worker id
     const add = (started: Started[]) => started.forEach((w) => live.set(w.pid, w.id));
-    add(await startWorkers(home, pids, { count: 4 }));
+    add(await startWorkers(home, pids, { count: 4, args: ["--separate"] }));
     let kills = 0;
     let done = false;
     const replacements: Promise<unknown>[] = [];
