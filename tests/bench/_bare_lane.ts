@@ -1,8 +1,9 @@
 /**
  * The ceiling of W2: one worker lane stripped to the work every job needs, run as its own
- * process (`deno run --unstable-kv -A _bare_lane.ts <QUEUECTL_HOME> group|plain`) until the
+ * process (`deno run --unstable-kv -A _bare_lane.ts <QUEUECTL_HOME> group|plain|ffi`) until the
  * store has no ready job. Per job it does what a worker cannot skip, with queuectl's own
- * store functions: spawn the job's shell (`setsid --wait sh -c`, or plain `sh -c`) with both
+ * store functions: spawn the job's shell (`setsid --wait sh -c`, plain `sh -c`, or posix_spawn
+ * with its own session through FFI: `ffi`) with both
  * pipes read to the end, read the next job's candidates while it runs, and one commit that
  * records the finish (record, indexes, counters, attempt, statistics) and claims the next.
  * Everything else a worker does is left out: leases renewed, timeouts, log files, cancel
@@ -16,8 +17,16 @@ import { backoffSettings, defaultConfig } from "../../lib/config.ts";
 import { resolvePaths } from "../../lib/paths.ts";
 import { finish } from "../../lib/state_machine.ts";
 import { shellArgv } from "../../lib/shell_process.ts";
+import { libcOpen } from "../../lib/libc.ts";
+import { posixSpawnShell } from "../../lib/spawn_posix.ts";
 import { openStore } from "../../lib/store/open.ts";
-import { addChange, type JobEntry, jobGet } from "../../lib/store/jobs.ts";
+import { addChange, CounterSums, type JobEntry, jobGet } from "../../lib/store/jobs.ts";
+import {
+  addLaneStats,
+  laneStatsNew,
+  laneStatsRefresh,
+  type StatsGather,
+} from "../../lib/store/stats.ts";
 import {
   addClaim,
   type ClaimCandidates,
@@ -27,8 +36,8 @@ import {
 } from "../../lib/store/claim.ts";
 
 const [home, mode] = Deno.args;
-if (!home || (mode !== "group" && mode !== "plain")) {
-  console.error("usage: _bare_lane.ts <QUEUECTL_HOME> group|plain");
+if (!home || (mode !== "group" && mode !== "plain" && mode !== "ffi")) {
+  console.error("usage: _bare_lane.ts <QUEUECTL_HOME> group|plain|ffi");
   Deno.exit(2);
 }
 const kv = await openStore(resolvePaths({ QUEUECTL_HOME: home }), { waitForLock: true });
@@ -43,8 +52,20 @@ const claimOptions = (lane: number): ClaimOptions => ({
   spread: lane,
 });
 
+/** libc, for the `ffi` mode's posix_spawn. */
+const libc = mode === "ffi" ? libcOpen() : null;
+if (libc && libc.kind !== "open") throw new Error(`No posix_spawn here: ${libc.reason}`);
+
 /** Runs the job's command in its shell; both pipes are read to the end. */
 async function runJob(command: string, cwd: string): Promise<AttemptOutcome> {
+  if (libc?.kind === "open") {
+    const shell = posixSpawnShell(libc.libc, command, { cwd });
+    const drop = () => Promise.resolve();
+    const [status] = await Promise.all([shell.status, shell.output([drop, drop]).done]);
+    return status.signal
+      ? { kind: "signaled", signal: status.signal }
+      : { kind: "exited", code: status.code };
+  }
   const argv = shellArgv(command, { setsid: mode === "group" });
   const child = new Deno.Command(argv.cmd, {
     args: argv.args,
@@ -69,6 +90,7 @@ const NO_DEPENDENTS = { key: ["none"], value: null, versionstamp: null };
 let done = 0;
 let current: JobEntry | null = null;
 const lane = Deno.pid % 4;
+let stats = laneStatsNew(workerId, 0);
 while (true) {
   if (!current) {
     const claimed = await jobClaimNext(kv, claimOptions(lane));
@@ -104,21 +126,31 @@ while (true) {
     output_tail: "",
   };
   const op = kv.atomic();
-  await addChange(kv, op, current, finished.job, { attempt, dependents: NO_DEPENDENTS });
+  // The worker's slim commit: counters summed once, statistics in one lane record.
+  const gather = { sums: new CounterSums(), stats: { deltas: [] } as StatsGather };
+  await addChange(kv, op, current, finished.job, {
+    attempt,
+    dependents: NO_DEPENDENTS,
+    ...gather,
+  });
   const candidates = await next;
   let claimedNext = null;
   for (const entry of candidates?.entries ?? []) {
     if (entry.job.id === job.id) continue;
-    claimedNext = await addClaim(kv, op, candidates!, entry, claimOptions(lane));
+    claimedNext = await addClaim(kv, op, candidates!, entry, { ...claimOptions(lane), gather });
     if (claimedNext) break;
   }
+  gather.sums.flush(op);
+  const written = addLaneStats(op, stats, gather.stats.deltas, now.getTime());
   const committed = await op.commit();
   if (committed.ok) {
+    stats = { ...written, versionstamp: committed.versionstamp };
     done++;
     current = claimedNext ? { job: claimedNext, versionstamp: committed.versionstamp } : null;
     continue;
   }
   // The next job was taken by the other lane: record this finish alone.
+  stats = await laneStatsRefresh(kv, stats);
   const fresh = await jobGet(kv, job.id);
   if (!fresh) throw new Error(`Job ${job.id} vanished`);
   const alone = kv.atomic();

@@ -28,16 +28,19 @@ export interface Target {
   /** Column label: "deno run" or "compiled". */
   label: string;
   argv: string[];
+  /** How its workers run (`worker run`): a worker's flags add FFI, as `worker start` gives. */
+  workerArgv: string[];
 }
 
 /** queuectl as the README runs it: `deno run` with the CLI's permission flags. */
 export function denoTarget(): Target {
-  return { label: "deno run", argv: [Deno.execPath(), "run", "--quiet", ...CLI_FLAGS, MAIN] };
+  const run = [Deno.execPath(), "run", "--quiet", ...CLI_FLAGS];
+  return { label: "deno run", argv: [...run, MAIN], workerArgv: [...run, "--allow-ffi", MAIN] };
 }
 
-/** queuectl as a compiled binary. */
+/** queuectl as a compiled binary (no FFI: its workers start jobs through setsid). */
 export function compiledTarget(binary: string): Target {
-  return { label: "compiled", argv: [binary] };
+  return { label: "compiled", argv: [binary], workerArgv: [binary] };
 }
 
 /** A temp QUEUECTL_HOME. */
@@ -199,7 +202,11 @@ export async function startWorkers(
     const args = ["worker", "run", "--concurrency", String(options.concurrency ?? 1)];
     args.push("--log-file", `${home.dir}/bench-worker-${i}.log`);
     if (options.drain) args.push("--drain");
-    const p = spawn([...target.argv, ...args], { env: home.env, cwd: home.dir, stderr: "piped" });
+    const p = spawn([...target.workerArgv, ...args], {
+      env: home.env,
+      cwd: home.dir,
+      stderr: "piped",
+    });
     stderr.push(new Response(p.child.stderr).text().catch(() => ""));
     procs.push(p);
   }

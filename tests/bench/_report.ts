@@ -12,6 +12,8 @@ export type Stat = "median" | "p95";
 export interface Goal {
   op: "<=" | ">=" | "<";
   value: number;
+  /** A ratio goal: the figure ÷ this peer's figure (in the same run) is compared. */
+  of?: "floor" | "tsp";
 }
 
 /** A peer's figure: samples, or a sentence saying why there is none. */
@@ -83,14 +85,35 @@ function ratio(row: Row, peer: PeerCell | undefined, labels: string[]): string {
   }).join(" / ");
 }
 
+/** The figure a target is checked on: the samples' figure, or its ratio to a peer's. */
+function goalValue(row: Row, samples: number[]): number | null {
+  const mine = figure(summarize(samples), row.stat);
+  const of = row.target?.of;
+  if (!of) return mine;
+  const peer = row[of];
+  if (!peer || "text" in peer || peer.samples.length === 0) return null;
+  return mine / figure(summarize(peer.samples), row.stat);
+}
+
+/** Whether the row meets its target for these samples (null: cannot be told). */
+function passes(row: Row, samples: number[]): boolean | null {
+  if (!row.target || samples.length === 0) return null;
+  const value = goalValue(row, samples);
+  return value === null ? null : meets(value, row.target);
+}
+
 function verdict(row: Row, labels: string[]): string {
   if (!row.target) return "–";
-  const t = row.target;
   return labels.map((l) => {
-    const mine = row.queuectl[l];
-    if (!mine || mine.length === 0) return "n/a";
-    return meets(figure(summarize(mine), row.stat), t) ? "pass" : "**FAIL**";
+    const pass = passes(row, row.queuectl[l] ?? []);
+    return pass === null ? "n/a" : pass ? "pass" : "**FAIL**";
   }).join(" / ");
+}
+
+/** A target as text: "≥ 1,000", or "≥ 1.2× floor". */
+function goalText(goal: Goal): string {
+  const op = goal.op.replace("<=", "≤").replace(">=", "≥");
+  return goal.of ? `${op} ${fmt(goal.value)}× ${goal.of}` : `${op} ${fmt(goal.value)}`;
 }
 
 /** The report as a markdown table followed by the notes. */
@@ -112,9 +135,7 @@ export function renderTable(rows: Row[], labels: string[]): string {
   for (const row of rows) {
     const stat = row.stat ?? "median";
     const unit = stat === "p95" ? `${row.unit}, p95` : row.unit;
-    const target = row.target
-      ? `${row.target.op.replace("<=", "≤").replace(">=", "≥")} ${fmt(row.target.value)}`
-      : "–";
+    const target = row.target ? goalText(row.target) : "–";
     lines.push(
       `| ${
         [
@@ -152,11 +173,7 @@ export function rowsJson(rows: Row[]): unknown[] {
     tsp: peer(r.tsp),
     target: r.target ?? null,
     pass: r.target
-      ? Object.fromEntries(
-        Object.entries(r.queuectl).map((
-          [k, v],
-        ) => [k, v.length > 0 ? meets(figure(summarize(v), r.stat), r.target!) : null]),
-      )
+      ? Object.fromEntries(Object.entries(r.queuectl).map(([k, v]) => [k, passes(r, v)]))
       : null,
     note: r.note ?? null,
   }));

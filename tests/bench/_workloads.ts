@@ -201,7 +201,10 @@ async function drainedRate(home: Home, jobs: number): Promise<number> {
   return jobs / ((last - first) / 1000);
 }
 
-/** The bare worker lane of W2e and W2p (see its module comment). */
+/** How a bare lane starts jobs: `setsid --wait sh -c`, plain `sh -c`, posix_spawn via FFI. */
+type BareMode = "group" | "plain" | "ffi";
+
+/** The bare worker lane of W2e, W2p and W2f (see its module comment). */
 const BARE_LANE = new URL("./_bare_lane.ts", import.meta.url).pathname;
 
 /**
@@ -209,7 +212,7 @@ const BARE_LANE = new URL("./_bare_lane.ts", import.meta.url).pathname;
  * process as W2's workers are; returns [jobs/s (as drainedRate), CPU ms of the lanes and
  * their jobs' processes] (NaN jobs/s for no jobs).
  */
-async function bareOnce(jobs: number, group: boolean): Promise<[number, number]> {
+async function bareOnce(jobs: number, mode: BareMode): Promise<[number, number]> {
   return await withHome(async (home) => {
     await withKv(
       home,
@@ -218,9 +221,7 @@ async function bareOnce(jobs: number, group: boolean): Promise<[number, number]>
     const argv = [Deno.execPath(), "run", "--quiet", "--unstable-kv", "-A", BARE_LANE, home.dir];
     const [statuses, cpuMs] = await withReapedCpu(() =>
       Promise.all(
-        [0, 1].map(() =>
-          spawn([...argv, group ? "group" : "plain"], { env: home.env, cwd: home.dir }).status
-        ),
+        [0, 1].map(() => spawn([...argv, mode], { env: home.env, cwd: home.dir }).status),
       )
     );
     if (statuses.some((s) => s.code !== 0)) throw new Error("A bare lane exited non-zero");
@@ -250,7 +251,7 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
       wall[target.label].push(w);
       cpu[target.label].push((c - idleCpu) / jobs);
     }
-    for (let r = 0; r < Math.max(1, repeats - 1); r++) {
+    for (let r = 0; r < repeats; r++) {
       ctx.log(`W2b ${target.label}: drain ${jobs} jobs, 1 worker --concurrency 2`);
       single[target.label].push((await drainOnce(target, jobs, 1, 2))[0]);
     }
@@ -268,13 +269,13 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
   }
   // The ceiling: the same drain by two bare lanes, with and without a process group per job.
   ctx.log("W2e: 2 bare lanes on an empty store (start-up CPU)");
-  const bareIdleCpu = (await bareOnce(0, true))[1];
-  const bare = { group: [] as number[], plain: [] as number[] };
-  const bareCpu = { group: [] as number[], plain: [] as number[] };
+  const bareIdleCpu = (await bareOnce(0, "group"))[1];
+  const bare = { group: [] as number[], plain: [] as number[], ffi: [] as number[] };
+  const bareCpu = { group: [] as number[], plain: [] as number[], ffi: [] as number[] };
   for (let r = 0; r < repeats; r++) {
-    for (const mode of ["group", "plain"] as const) {
+    for (const mode of ["group", "plain", "ffi"] as const) {
       ctx.log(`W2e: drain ${jobs} jobs, 2 bare lanes, ${mode} (${r + 1}/${repeats})`);
-      const [rate, cpuMs] = await bareOnce(jobs, mode === "group");
+      const [rate, cpuMs] = await bareOnce(jobs, mode);
       bare[mode].push(rate);
       bareCpu[mode].push((cpuMs - bareIdleCpu) / jobs);
     }
@@ -310,8 +311,9 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
       queuectl: steady,
       floor: floorCell,
       tsp,
-      target: { op: ">=", value: 1000 },
-      note: "two `worker run --drain` processes; rate over first job start → last job finish " +
+      target: { op: ">=", value: 1, of: "tsp" },
+      note:
+        "two `worker run --drain` processes (workers' flags, so jobs start by posix_spawn); rate over first job start → last job finish " +
         "(from the job records, so process start-up is excluded); tsp: blockers killed → last " +
         "job done; floor: `seq N | xargs -P2 -n1 sh -c true` end to end",
     },
@@ -325,7 +327,8 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
     },
     {
       id: "W2b",
-      workload: "W2 with one `worker run --concurrency 2`",
+      workload: "W2 with 1 process, 2 lanes (`worker run --concurrency 2`: what " +
+        "`worker start --count 2` starts)",
       unit: "jobs/s",
       queuectl: single,
       floor: floorCell,
@@ -338,19 +341,22 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
       queuectl: steady,
       floor: { samples: grouped },
       tsp,
-      note: "floor: `seq N | xargs -P2 -n1 setsid --wait sh -c true` (the extra exec of setsid " +
-        "is what a process group per job costs: queuectl can kill a job's whole tree)",
+      target: { op: ">=", value: 1.2, of: "floor" },
+      note: "floor: `seq N | xargs -P2 -n1 setsid --wait sh -c true`: a process group per job " +
+        "the way a shell gets one (queuectl's posix_spawn with POSIX_SPAWN_SETSID needs no " +
+        "extra exec of setsid; either way it can kill a job's whole tree)",
     },
     {
       id: "W2c",
       workload: "W2 CPU per job: workers and job processes (queuectl) / xargs and sh (floor)",
       unit: "ms CPU",
       queuectl: cpu,
-      floor: { samples: floorCpu },
+      floor: { samples: groupedCpu },
+      target: { op: "<=", value: 0.7, of: "floor" },
       note: "user+system CPU of the reaped processes over the drain (cutime+cstime of the " +
         "harness), less two workers' start-up and exit, ÷ jobs; 2 cores give 2,000 ms of " +
-        "CPU a second, so 1,000 jobs/s needs under 2 ms per job. With setsid the floor takes " +
-        `${fmt(summarize(groupedCpu).median)} ms per job`,
+        "CPU a second, so 1,000 jobs/s needs under 2 ms per job. Floor: xargs with setsid, as " +
+        `W2g; without setsid it takes ${fmt(summarize(floorCpu).median)} ms per job`,
     },
     {
       id: "W2e",
@@ -375,6 +381,16 @@ export async function w2(ctx: Ctx): Promise<Row[]> {
       floor: floorCell,
       note: `CPU per job (as W2c): ${fmt(summarize(bareCpu.plain).median)} ms. Floor: plain ` +
         "xargs, as W2",
+    },
+    {
+      id: "W2f",
+      workload: "the bare lanes of W2e starting jobs as queuectl's workers do: `posix_spawn` " +
+        "with POSIX_SPAWN_SETSID through FFI",
+      unit: "jobs/s",
+      queuectl: { [deno]: bare.ffi },
+      floor: { samples: grouped },
+      note: `CPU per job (as W2c): ${fmt(summarize(bareCpu.ffi).median)} ms. Floor: xargs ` +
+        "with setsid, as W2g",
     },
   ];
 }
