@@ -105,6 +105,7 @@ Deno.test("workerPermissionFlags() for a KV Connect store: the store's host alon
     "--allow-read=/data/q",
     "--allow-write=/data/q",
     "--allow-run=sh,setsid",
+    "--allow-ffi",
     `--allow-env=${ENV_VARS.join(",")},DENO_KV_ACCESS_TOKEN`,
     "--allow-sys=hostname",
     "--allow-net=kv.example.com:8443",

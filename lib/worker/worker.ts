@@ -130,7 +130,7 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       const sources = [socketWakeSource(options.paths, options.id), ...options.wakeSources ?? []];
       subscriptions = await wakeSourcesListen(sources, ctx.wakeups);
       await startPass(ctx);
-      firing = scheduleFiringStart(kv, { everyMs: timing.scheduleMs, emit });
+      firing = scheduleFiringStart(kv, { everyMs: timing.scheduleMs, emit: ctx.emit });
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => laneRun(ctx, i)));
     } finally {
       await firing?.stop();
