@@ -78,6 +78,11 @@ Deno.test({
         return status.counts.processing === 1 && status.workers.length === 1;
       }, { timeoutMs: 30_000, intervalMs: 200, what: "the worker to run long-import" });
 
+      const schedule = await cli(home, [
+        ...["schedule", "add", "nightly-backup", "0 3 * * *", "--tz", "Europe/Berlin"],
+        ...["--", `backup.sh --full; echo '${XSS}'`],
+      ]);
+      assert.equal(schedule.code, 0, schedule.stderr);
       dash = await spawnDashboard(home, ["--port", "0"]);
       const { chromium } = await import("npm:playwright-core@1.65.1");
       const browser = await chromium.launchPersistentContext(`${home.home}/chromium-profile`, {
@@ -120,6 +125,13 @@ Deno.test({
         undefined,
       );
       await page.locator("#chart svg rect.completed").first().waitFor();
+      // The schedules table: the cron line in its zone, the next run, the command as text.
+      const scheduleRow = page.locator('#schedules tr[data-schedule="nightly-backup"]');
+      await scheduleRow.waitFor();
+      const scheduleText = (await scheduleRow.textContent())!;
+      assert.match(scheduleText, /0 3 \* \* \* \(Europe\/Berlin\)in \d/);
+      assert.ok(scheduleText.includes("<script>window.__pwned=1</script>"), scheduleText);
+      assert.equal(await page.locator("#schedules-n").textContent(), "(1 active)");
 
       const shot = `${home.home}/dashboard.png`;
       await page.screenshot({ path: shot, fullPage: true });
