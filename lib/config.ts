@@ -3,6 +3,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { formatDurationValue, formatSize, parseDuration, parseSize } from "./duration.ts";
 import type { BackoffSettings } from "./backoff.ts";
 
 /** Every setting, with its value type. */
@@ -27,6 +28,8 @@ interface KeySpec {
   /** Returns an error text when the value is out of range, else null. */
   check: (value: number) => string | null;
   integer: boolean;
+  /** What the number measures: written as a duration (`7d`) or a size (`20MiB`). */
+  unit?: "seconds" | "bytes";
 }
 
 const atLeast = (min: number) => (v: number) => v >= min ? null : `must be at least ${min}`;
@@ -61,10 +64,11 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     description: "retry delay is backoff-base ^ attempts seconds",
   },
   "max-backoff": {
+    unit: "seconds",
     default: 3600,
     integer: false,
     check: between(0, MAX_BACKOFF_SECONDS),
-    description: "upper bound of one retry delay, in seconds",
+    description: "upper bound of one retry delay (a duration: 3600, 1h)",
   },
   "backoff-jitter": {
     default: 0,
@@ -73,18 +77,21 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     description: "0-1: each retry delay is shortened by up to this fraction at random",
   },
   "lease-seconds": {
+    unit: "seconds",
     default: 30,
     integer: true,
     check: between(1, MAX_LEASE_SECONDS),
     description: "a claimed job returns to the queue this long after its worker stops renewing",
   },
   "job-timeout": {
+    unit: "seconds",
     default: 0,
     integer: true,
     check: between(0, MAX_TIMEOUT_SECONDS),
-    description: "seconds an attempt may run before it is killed (0: no limit)",
+    description: "how long an attempt may run before it is killed (0: no limit)",
   },
   "max-log-bytes": {
+    unit: "bytes",
     default: 10 * 1024 * 1024,
     integer: true,
     check: between(1024, MAX_LOG_BYTES),
@@ -97,10 +104,11 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     description: "runs whose worker was lost before a job is quarantined in the DLQ as crashed",
   },
   "keep-completed": {
+    unit: "seconds",
     default: 7 * 24 * 3600,
     integer: true,
     check: between(0, 10 * 365 * 24 * 3600),
-    description: "seconds completed jobs are kept before workers purge them (0: kept for ever)",
+    description: "how long completed jobs are kept before workers purge them (0: kept for ever)",
   },
 };
 
@@ -127,19 +135,45 @@ export function parseConfigKey(raw: string): ConfigKey {
 /** A decimal number as people type it: `5`, `-1`, `1.5`, `.5`, `1e3` (not `0x10`, `Infinity`). */
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 
-/** Validates a value for `key` given as text, returning the number to store. */
+/**
+ * Validates a value for `key` given as text, returning the number to store. Durations and
+ * sizes take the grammar of options (`7d`, `10m`, `20MiB`; a bare number is seconds or bytes).
+ */
 export function parseConfigValue(key: ConfigKey, raw: string): number {
   const spec = SPECS[key];
   const text = raw.trim();
-  const value = DECIMAL.test(text) ? Number(text) : NaN;
+  const value = spec.unit === "seconds" && !DECIMAL.test(text)
+    ? parseDuration(text, `value for ${key}`)
+    : spec.unit === "bytes" && !DECIMAL.test(text)
+    ? parseSize(text, `value for ${key}`)
+    : DECIMAL.test(text)
+    ? Number(text)
+    : NaN;
   if (!isKind(key, value)) {
-    throw new UsageError(
-      `Invalid value "${raw}" for ${key}: expected ${spec.integer ? "an integer" : "a number"}`,
-    );
+    const expected = spec.unit === "seconds"
+      ? `${spec.integer ? "whole " : ""}seconds or a duration such as 90, 30s, 10m, 2h or 7d`
+      : spec.unit === "bytes"
+      ? "a size such as 1048576, 512KiB or 20MiB"
+      : spec.integer
+      ? "an integer"
+      : "a number";
+    throw new UsageError(`Invalid value "${raw}" for ${key}: expected ${expected}`);
   }
   const problem = spec.check(value);
-  if (problem) throw new UsageError(`Invalid value "${raw}" for ${key}: ${problem}`);
+  if (problem) {
+    throw new UsageError(`Invalid value "${raw}" for ${key}: ${problem}`);
+  }
   return value;
+}
+
+/** A value of `key` as `config get` prints it and `config set` reads it back. */
+export function formatConfigValue(key: ConfigKey, value: number): string {
+  const unit = SPECS[key].unit;
+  return unit === "seconds"
+    ? formatDurationValue(value)
+    : unit === "bytes"
+    ? formatSize(value)
+    : String(value);
 }
 
 /** Merges stored values over the defaults, ignoring anything that no longer validates. */

@@ -128,9 +128,12 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
     );
   }
   if (input.timeout !== undefined) {
-    const t = input.timeout;
+    // Seconds, or a duration in the grammar of options and config ("10m").
+    const t = typeof input.timeout === "string" && /^\s*\d/.test(input.timeout)
+      ? parseDuration(input.timeout, `${where} "timeout"`)
+      : input.timeout;
     if (typeof t !== "number" || !Number.isFinite(t) || t <= 0 || t > MAX_TIMEOUT_SECONDS) {
-      throw bad("timeout", `a number of seconds > 0 and <= ${MAX_TIMEOUT_SECONDS}`);
+      throw bad("timeout", `a duration > 0 and <= ${MAX_TIMEOUT_SECONDS} seconds (600, "10m")`);
     }
     spec.timeout = t;
   }

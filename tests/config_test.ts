@@ -3,6 +3,7 @@ import {
   CONFIG_KEYS,
   defaultConfig,
   describeKey,
+  formatConfigValue,
   MAX_TIMEOUT_SECONDS,
   parseConfigKey,
   parseConfigValue,
@@ -86,7 +87,12 @@ Deno.test("parseConfigValue() rejects what is not a number of the right kind", (
   );
   usage(() => parseConfigValue("backoff-base", "NaN"), /expected a number$/);
   usage(() => parseConfigValue("backoff-base", "2s"), /expected a number$/);
-  usage(() => parseConfigValue("max-log-bytes", "1024.5"), /expected an integer$/);
+  usage(
+    () => parseConfigValue("max-log-bytes", "1024.5"),
+    /expected a size such as 1048576, 512KiB or 20MiB$/,
+  );
+  usage(() => parseConfigValue("keep-completed", "1.5s"), /expected whole seconds or a duration/);
+  usage(() => parseConfigValue("job-timeout", "soon"), /^Invalid value for job-timeout "soon"/);
   usage(
     () => parseConfigValue("max-log-bytes", "1e300"),
     /must be between 1024 and 1099511627776$/,
@@ -156,4 +162,27 @@ Deno.test("resolveConfig() ignores stored values that no longer validate", () =>
     "max-log-bytes": null,
   });
   assert.deepEqual(config, defaultConfig());
+});
+
+Deno.test("parseConfigValue() reads durations and sizes as options do; formatConfigValue() writes them back", () => {
+  assert.equal(parseConfigValue("keep-completed", "7d"), 7 * 86400);
+  assert.equal(parseConfigValue("job-timeout", "10m"), 600);
+  assert.equal(parseConfigValue("max-backoff", "1.5s"), 1.5);
+  assert.equal(parseConfigValue("max-log-bytes", "20MiB"), 20 * 1024 * 1024);
+  assert.equal(parseConfigValue("max-log-bytes", "2MB"), 2_000_000);
+  assert.equal(parseConfigValue("lease-seconds", "30"), 30, "a bare number is seconds");
+  for (
+    const [key, text] of [
+      ["keep-completed", "7d"],
+      ["job-timeout", "10m"],
+      ["max-log-bytes", "20MiB"],
+      ["max-backoff", "1.5s"],
+      ["lease-seconds", "90s"],
+      ["job-timeout", "0"],
+      ["max-retries", "3"],
+    ] as const
+  ) {
+    assert.equal(formatConfigValue(key, parseConfigValue(key, text)), text, `${key} ${text}`);
+  }
+  assert.equal(formatConfigValue("max-log-bytes", 1500), "1500B");
 });

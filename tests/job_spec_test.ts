@@ -107,15 +107,15 @@ Deno.test("parseJobSpec() names every invalid field with what it expected", () =
     ],
     [
       { command: "x", timeout: 0 },
-      '"timeout" must be a number of seconds > 0 and <= 2147483, got 0',
+      '"timeout" must be a duration > 0 and <= 2147483 seconds (600, "10m"), got 0',
     ],
     [
-      { command: "x", timeout: "10" },
-      '"timeout" must be a number of seconds > 0 and <= 2147483, got "10"',
+      { command: "x", timeout: "soon" },
+      '"timeout" must be a duration > 0 and <= 2147483 seconds (600, "10m"), got "soon"',
     ],
     [
       { command: "x", timeout: 3e6 },
-      '"timeout" must be a number of seconds > 0 and <= 2147483, got 3000000',
+      '"timeout" must be a duration > 0 and <= 2147483 seconds (600, "10m"), got 3000000',
     ],
     [
       { command: "x", queue: "" },
@@ -144,7 +144,7 @@ Deno.test("parseJobSpec() names every invalid field with what it expected", () =
   }
   usage(
     () => parseJobSpec({ command: "x", delay: "soon" }),
-    'Invalid job spec "delay" "soon": expected a duration such as 90, 30s, 5m, 2h or 1d',
+    'Invalid job spec "delay" "soon": expected a duration such as 90, 30s, 5m, 2h, 1d or 1w',
   );
   usage(
     () => parseJobSpec({ command: "x", delay: -1 }),

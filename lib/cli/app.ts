@@ -138,7 +138,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   worker
     .command("stop")
     .description("stop all workers: each finishes its running job, then exits")
-    .option("--timeout <seconds>", "then stop by force: kill jobs and put them back")
+    .option("--timeout <duration>", "then stop by force: kill jobs and put them back (30, 2m)")
     .option("--force", "kill running jobs now and put them back to pending")
     .option("--no-wait", "ask the workers to stop and return at once")
     .option("--json", "print what stopped as JSON")
@@ -277,7 +277,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .command("wait")
     .description("wait until jobs finish: exit 0 if all completed, 1 otherwise")
     .argument("<id...>", "job ids")
-    .option("--timeout <seconds>", "give up (exit 1) after this long")
+    .option("--timeout <duration>", "give up (exit 1) after this long: 30, 30s, 10m")
     .option("--json", "print the final states as JSON")
     .addHelpText("after", examples(["id=$(queuectl enqueue 'make test') && queuectl wait $id"]))
     .action(act(async (p, cmd, ids: string[]) => {

@@ -7,6 +7,7 @@ import {
   CONFIG_KEYS,
   defaultConfig,
   describeKey,
+  formatConfigValue,
   parseConfigKey,
   parseConfigValue,
 } from "../config.ts";
@@ -28,7 +29,9 @@ export async function configGetAction(
   if (rawKey === undefined) return await configListAction(ctx, paths, options);
   const key = parseConfigKey(rawKey);
   const config = await withStore(paths, configLoad);
-  ctx.out(options.json ? toJson({ [key]: config[key] }) : `${config[key]}\n`);
+  ctx.out(
+    options.json ? toJson({ [key]: config[key] }) : `${formatConfigValue(key, config[key])}\n`,
+  );
   return 0;
 }
 
@@ -42,7 +45,7 @@ export async function configSetAction(
   const key = parseConfigKey(rawKey);
   const value = parseConfigValue(key, rawValue);
   await withStore(paths, (kv) => configSet(kv, key, value));
-  ctx.out(`${key} = ${value}\n`);
+  ctx.out(`${key} = ${formatConfigValue(key, value)}\n`);
   return 0;
 }
 
@@ -58,7 +61,12 @@ export async function configListAction(
     return 0;
   }
   const defaults = defaultConfig();
-  const rows = CONFIG_KEYS.map((k) => [k, config[k], defaults[k], describeKey(k)]);
+  const rows = CONFIG_KEYS.map((k) => [
+    k,
+    formatConfigValue(k, config[k]),
+    formatConfigValue(k, defaults[k]),
+    describeKey(k),
+  ]);
   ctx.out(
     await renderTable(
       ["KEY", "VALUE", "DEFAULT", "MEANING"],

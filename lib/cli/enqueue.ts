@@ -23,7 +23,7 @@ import { queueSettingsGetMany } from "../store/queues.ts";
 import { storeExists } from "../store/open.ts";
 import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
-import { parseIntOption, parseNumberOption, parseQueuesOption } from "./args.ts";
+import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { toJson } from "../output/text.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 
@@ -336,7 +336,10 @@ function parseOverrides(options: EnqueueOptions): Overrides {
     o.priority = parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
   }
   if (options.timeout !== undefined) {
-    o.timeout = parseNumberOption(options.timeout, "--timeout", 0.001);
+    o.timeout = parseDuration(options.timeout, "--timeout");
+    if (o.timeout <= 0) {
+      throw new UsageError(`Invalid --timeout "${options.timeout}": expected more than 0 seconds`);
+    }
     if (o.timeout > MAX_TIMEOUT_SECONDS) {
       throw new UsageError(
         `Invalid --timeout "${options.timeout}": expected at most ${MAX_TIMEOUT_SECONDS} seconds`,

@@ -26,7 +26,10 @@ export const ENQUEUE_OPTIONS: OptionSpec[] = [
     description: "run no sooner than this from now: 90, 30s, 5m, 2h, 1d",
   },
   { flags: "--run-at <time>", description: "run no sooner than this ISO-8601 time" },
-  { flags: "--timeout <seconds>", description: "kill an attempt that runs longer than this" },
+  {
+    flags: "--timeout <duration>",
+    description: "kill an attempt that runs longer than this: 600, 90s, 10m, 1h",
+  },
   { flags: "--queue <name>", description: "queue name (default: default)" },
   {
     flags: "--after <ids>",

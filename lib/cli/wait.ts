@@ -9,7 +9,7 @@ import type { Paths } from "../paths.ts";
 import { jobGetMany } from "../store/jobs.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
-import { parseNumberOption } from "./args.ts";
+import { formatDurationValue, parseDuration } from "../duration.ts";
 
 const POLL_MS = 100;
 
@@ -26,7 +26,7 @@ export async function waitAction(
   ids.forEach(validateJobId);
   const timeout = options.timeout === undefined
     ? null
-    : parseNumberOption(options.timeout, "--timeout", 0);
+    : parseDuration(options.timeout, "--timeout");
   const deadline = timeout === null ? Infinity : Date.now() + timeout * 1000;
   const result = await withStore(paths, async (kv) => {
     while (true) {
@@ -44,7 +44,9 @@ export async function waitAction(
   if (options.json) ctx.out(toJson({ finished: result.done, jobs: states }));
   else {
     for (const s of states) ctx.out(`${s.id} ${s.state}\n`);
-    if (!result.done) ctx.err(`Timed out after ${timeout}s: not every job has finished\n`);
+    if (!result.done) {
+      ctx.err(`Timed out after ${formatDurationValue(timeout ?? 0)}: not every job has finished\n`);
+    }
   }
   return result.done && result.jobs.every((j) => j.state === "completed") ? 0 : 1;
 }

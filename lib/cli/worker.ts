@@ -13,6 +13,7 @@ import { type CliContext, useColor, withStore } from "./context.ts";
 import { drainTallyIn } from "../store/counts.ts";
 import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
+import { parseDuration } from "../duration.ts";
 import { openStore } from "../store/open.ts";
 import { describeWorkers } from "./status.ts";
 import { type SpawnMethod, spawnMethod } from "../shell_process.ts";
@@ -339,7 +340,7 @@ export async function workerStopAction(
 ): Promise<number> {
   const timeoutSeconds = options.timeout === undefined
     ? null
-    : parseIntOption(options.timeout, "--timeout", { min: 0 });
+    : Math.ceil(parseDuration(options.timeout, "--timeout"));
   const results = await withStore(paths, (kv) =>
     stopWorkers(kv, {
       host: ctx.hostname(),

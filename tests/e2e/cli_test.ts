@@ -97,9 +97,9 @@ Deno.test("e2e cli: an unknown config key or a bad value exits 2 listing what is
     assert.match(bad.stderr, /^Invalid value "-1" for max-retries: must be between 0 and /);
     const kind = await cli(home, ["config", "set", "lease-seconds", "2.5"]);
     assert.equal(kind.code, 2);
-    assert.match(kind.stderr, /expected an integer/);
+    assert.match(kind.stderr, /expected whole seconds or a duration such as 90, 30s/);
     assert.equal(await ok(home, ["config", "get", "max-retries"]), "3\n");
-    assert.equal(await ok(home, ["config", "get", "lease-seconds"]), "30\n");
+    assert.equal(await ok(home, ["config", "get", "lease-seconds"]), "30s\n");
   } finally {
     await home.cleanup();
   }

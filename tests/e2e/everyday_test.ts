@@ -221,3 +221,43 @@ Deno.test({
     }
   },
 });
+
+Deno.test("durations and sizes: config and options share one grammar, and config get prints it back", async () => {
+  const home = await tempHome();
+  try {
+    assert.equal(
+      await ok(home, ["config", "set", "keep-completed", "7d"]),
+      "keep-completed = 7d\n",
+    );
+    assert.equal(await ok(home, ["config", "set", "job-timeout", "10m"]), "job-timeout = 10m\n");
+    assert.equal(
+      await ok(home, ["config", "set", "max-log-bytes", "20MiB"]),
+      "max-log-bytes = 20MiB\n",
+    );
+    assert.equal(await ok(home, ["config", "set", "lease-seconds", "45"]), "lease-seconds = 45s\n");
+    assert.equal(await ok(home, ["config", "get", "keep-completed"]), "7d\n");
+    assert.equal(await ok(home, ["config", "get", "job-timeout"]), "10m\n");
+    assert.equal(await ok(home, ["config", "get", "max-log-bytes"]), "20MiB\n");
+    const json = await cliJson<Record<string, number>>(home, ["config", "list"]);
+    assert.deepEqual(
+      [json["keep-completed"], json["job-timeout"], json["max-log-bytes"], json["lease-seconds"]],
+      [604800, 600, 20971520, 45],
+      "JSON keeps seconds and bytes",
+    );
+    const table = await ok(home, ["config", "list"]);
+    assert.match(table, /^max-log-bytes\t20MiB\t10MiB\t/m);
+    assert.match(await usage(home, ["config", "set", "job-timeout", "soon"]), /job-timeout "soon"/);
+    assert.match(await usage(home, ["config", "set", "max-log-bytes", "lots"]), /max-log-bytes/);
+    assert.equal(await ok(home, ["config", "get", "job-timeout"]), "10m\n", "unchanged");
+
+    await ok(home, ["enqueue", "--id", "t", "--timeout", "90s", "--delay", "1h", "true"]);
+    assert.equal((await cliJson<{ timeout: number }>(home, ["show", "t"])).timeout, 90);
+    await ok(home, ["enqueue", "--id", "d", "--delay", "1h", "true"]);
+    assert.equal((await cliJson<{ timeout: number }>(home, ["show", "d"])).timeout, 600);
+    const wait = await cli(home, ["wait", "t", "--timeout", "500ms"]);
+    assert.equal(wait.code, 1);
+    assert.equal(wait.stderr, "Timed out after 500ms: not every job has finished\n");
+  } finally {
+    await home.cleanup();
+  }
+});
