@@ -39,7 +39,10 @@ const CASES: Case[] = [
   },
   { name: "fractional priority", args: ["enqueue", SPEC({ command: "true", priority: 1.5 })] },
   { name: "zero timeout", args: ["enqueue", SPEC({ command: "true", timeout: 0 })] },
-  { name: "timeout that is not a duration", args: ["enqueue", SPEC({ command: "true", timeout: "soon" })] },
+  {
+    name: "timeout that is not a duration",
+    args: ["enqueue", SPEC({ command: "true", timeout: "soon" })],
+  },
   { name: "unknown field", args: ["enqueue", SPEC({ command: "true", colour: "red" })] },
   { name: "bad id", args: ["enqueue", SPEC({ id: "bad id!", command: "true" })] },
   { name: "duplicate id", args: ["enqueue", SPEC({ id: "seed1", command: "true" })] },
