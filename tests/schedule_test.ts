@@ -246,6 +246,22 @@ Deno.test("newSchedule() accepts @hourly/@daily, 6 fields and IANA zones", () =>
   assert.equal(cronNext("0 0 30 2 *", "UTC", ms("2030-01-01T00:00:00Z")), null);
 });
 
+Deno.test("cronNextMany() reads day-of-month and day-of-week as either one, as cron does", () => {
+  // The 13th, or any Friday: 2030-09-06 and 2030-09-13 are Fridays, 2030-09-13 is also the 13th.
+  const ticks = cronNextMany("0 0 13 * 5", "UTC", ms("2030-09-01T00:00:00Z"), 4);
+  assert.deepEqual(ticks.map((t) => new Date(t).toISOString().slice(0, 10)), [
+    "2030-09-06",
+    "2030-09-13",
+    "2030-09-20",
+    "2030-09-27",
+  ]);
+  const oct = cronNextMany("0 0 13 * 5", "UTC", ms("2030-10-10T00:00:00Z"), 2);
+  assert.deepEqual(oct.map((t) => new Date(t).toISOString().slice(0, 10)), [
+    "2030-10-11",
+    "2030-10-13",
+  ]);
+});
+
 Deno.test("parseCron() rejects bad expressions naming the field", () => {
   assertUsage(() => parseCron("61 * * * *"), /minute field "61" is out of range/);
   assertUsage(() => parseCron("* 24 * * *"), /hour field "24" is out of range/);

@@ -12,6 +12,7 @@ import {
 } from "../../lib/store/schedules.ts";
 import { scheduleGet, scheduleViews } from "../../lib/store/schedule_views.ts";
 import { SCHEDULE_DUE_PREFIX } from "../../lib/store/keys.ts";
+import { queueSettingsUpdate } from "../../lib/store/queues.ts";
 import { assertConsistent, completedRun, dump, tempKv } from "./_kv.ts";
 import { startKvServer } from "../_helpers/kv_connect_server.ts";
 
@@ -54,13 +55,17 @@ Deno.test("fireDueSchedules() enqueues one job per tick, at the tick, marked wit
       assert.equal(job.command, "echo quarter");
       assert.equal(job.state, "pending");
     }
+    // A queue's exit-code policy applies to fired jobs, as to enqueued ones.
+    await queueSettingsUpdate(kv, "cron", { retry_on: [75] });
+    await fireDueSchedules(kv, at("2030-01-01T00:45:00Z"));
+    assert.deepEqual((await jobGet(kv, "quarter:20300101T004500Z"))!.job.retry_on, [75]);
     const entry = (await scheduleGet(kv, "quarter"))!;
-    assert.equal(entry.state.next_fire_at, "2030-01-01T00:45:00.000Z");
-    assert.equal(entry.state.fires, 2);
-    assert.equal(entry.state.last_job_id, "quarter:20300101T003000Z");
+    assert.equal(entry.state.next_fire_at, "2030-01-01T01:00:00.000Z");
+    assert.equal(entry.state.fires, 3);
+    assert.equal(entry.state.last_job_id, "quarter:20300101T004500Z");
     // The due index holds exactly the next tick.
     const due = (await dump(kv)).filter(([k]) => k[0] === SCHEDULE_DUE_PREFIX[0]).map(([k]) => k);
-    assert.deepEqual(due, [["schedule_due", Date.parse("2030-01-01T00:45:00Z"), "quarter"]]);
+    assert.deepEqual(due, [["schedule_due", Date.parse("2030-01-01T01:00:00Z"), "quarter"]]);
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
