@@ -46,7 +46,7 @@ export function parseTimeZone(tz: string): string {
 export function parseCron(expr: string): string {
   const text = expr.trim().replace(/\s+/g, " ");
   try {
-    cronOf(text, DEFAULT_TZ);
+    cronOf({ cron: text, tz: DEFAULT_TZ });
   } catch (error) {
     throw new UsageError(`Invalid cron expression "${expr}": ${cronProblem(text, error)}`);
   }
@@ -94,10 +94,16 @@ function firstBadField(parts: string[]): number {
   });
 }
 
+/** A cron expression and the IANA zone it is read in (a schedule is one). */
+export interface CronSpec {
+  cron: string;
+  tz: string;
+}
+
 const cache = new Map<string, Cron>();
 
 /** A paused croner instance for the expression and zone, kept for reuse. */
-function cronOf(expr: string, tz: string): Cron {
+function cronOf({ cron: expr, tz }: CronSpec): Cron {
   const id = `${tz} ${expr}`;
   let cron = cache.get(id);
   if (!cron) {
@@ -112,16 +118,16 @@ function cronOf(expr: string, tz: string): Cron {
 }
 
 /** The first tick strictly after `afterMs`, in ms since the epoch; null when there is none. */
-export function cronNext(expr: string, tz: string, afterMs: number): number | null {
-  const next = cronOf(expr, tz).nextRun(new Date(afterMs));
+export function cronNext(spec: CronSpec, afterMs: number): number | null {
+  const next = cronOf(spec).nextRun(new Date(afterMs));
   return next ? next.getTime() : null;
 }
 
 /** The next `n` ticks strictly after `afterMs`. */
-export function cronNextMany(expr: string, tz: string, afterMs: number, n: number): number[] {
+export function cronNextMany(spec: CronSpec, range: { afterMs: number; n: number }): number[] {
   const out: number[] = [];
-  let at: number | null = afterMs;
-  while (out.length < n && (at = cronNext(expr, tz, at)) !== null) out.push(at);
+  let at: number | null = range.afterMs;
+  while (out.length < range.n && (at = cronNext(spec, at)) !== null) out.push(at);
   return out;
 }
 
@@ -145,13 +151,12 @@ export const WALK_LIMIT = 500;
  * widens until it holds enough, and the earlier ones are counted from the tick rate.
  */
 export function cronDueTicks(
-  expr: string,
-  tz: string,
+  spec: CronSpec,
   range: { fromMs: number; nowMs: number; keep: number },
 ): DueTicks {
   const { fromMs, nowMs, keep } = range;
   if (fromMs > nowMs) return { latest: [], earlier: 0, exact: true };
-  const first = walk(expr, tz, fromMs, nowMs, keep);
+  const first = walk(spec, range);
   if (first.reachedNow) {
     return { latest: first.latest, earlier: first.count - first.latest.length, exact: true };
   }
@@ -161,7 +166,7 @@ export function cronDueTicks(
   for (let tries = 0; tries < 40; tries++) {
     const lo = Math.max(first.last, nowMs - width);
     // A window start that is not a tick: walk from just before it, so a tick at lo counts.
-    const found = walk(expr, tz, lo, nowMs, keep, true);
+    const found = walk(spec, { fromMs: lo, nowMs, keep, startBefore: true });
     if (!found.reachedNow) {
       width /= 2;
       continue;
@@ -185,16 +190,13 @@ export function cronDueTicks(
  * tick at or after `fromMs`, keeping the latest `keep`; stops after WALK_LIMIT ticks.
  */
 function walk(
-  expr: string,
-  tz: string,
-  fromMs: number,
-  nowMs: number,
-  keep: number,
-  startBefore = false,
+  spec: CronSpec,
+  range: { fromMs: number; nowMs: number; keep: number; startBefore?: boolean },
 ): { latest: number[]; count: number; last: number; reachedNow: boolean } {
+  const { fromMs, nowMs, keep } = range;
   const latest: number[] = [];
   let count = 0;
-  let at: number | null = startBefore ? cronNext(expr, tz, fromMs - 1) : fromMs;
+  let at: number | null = range.startBefore ? cronNext(spec, fromMs - 1) : fromMs;
   let last = fromMs;
   while (at !== null && at <= nowMs) {
     if (count >= WALK_LIMIT) return { latest, count, last, reachedNow: false };
@@ -202,7 +204,7 @@ function walk(
     last = at;
     latest.push(at);
     if (latest.length > keep) latest.shift();
-    at = cronNext(expr, tz, at);
+    at = cronNext(spec, at);
   }
   return { latest, count, last, reachedNow: true };
 }

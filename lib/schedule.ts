@@ -169,16 +169,16 @@ export function freshState(schedule: Schedule, now: Date): ScheduleState {
 
 /** The first tick of a schedule strictly after `afterMs`, as an ISO time; null for none. */
 export function nextTickIso(schedule: Schedule, afterMs: number): string | null {
-  const next = cronNext(schedule.cron, schedule.tz, afterMs);
+  const next = cronNext(schedule, afterMs);
   return next === null ? null : new Date(next).toISOString();
 }
 
 /** A schedule paused or resumed at `now`: resuming fires next at the first tick after `now`. */
 export function schedulePaused(
   current: { schedule: Schedule; state: ScheduleState },
-  paused: boolean,
-  now: Date,
+  input: { paused: boolean; now: Date },
 ): { schedule: Schedule; state: ScheduleState } {
+  const { paused, now } = input;
   const schedule = { ...current.schedule, paused, updated_at: now.toISOString() };
   const next_fire_at = paused ? null : nextTickIso(schedule, now.getTime());
   return { schedule, state: { ...current.state, next_fire_at } };
@@ -214,16 +214,16 @@ export type FiringDecision =
  * decided after this one's commit.
  */
 export function decideFiring(
-  schedule: Schedule,
-  state: ScheduleState,
+  current: { schedule: Schedule; state: ScheduleState },
   input: { now: Date; lastJob: Job | null },
 ): FiringDecision {
+  const { schedule, state } = current;
   if (schedule.paused) return { kind: "paused" };
   const nowMs = input.now.getTime();
   if (state.next_fire_at === null || Date.parse(state.next_fire_at) > nowMs) {
     return { kind: "not_due", next_fire_at: state.next_fire_at };
   }
-  const due = cronDueTicks(schedule.cron, schedule.tz, {
+  const due = cronDueTicks(schedule, {
     fromMs: Date.parse(state.next_fire_at),
     nowMs,
     keep: schedule.catch_up,

@@ -52,7 +52,10 @@ function simulate(
   const fired: string[] = [];
   for (let now = ms(from); now <= ms(to); now += stepMs) {
     for (;;) {
-      const d = decideFiring(created.schedule, state, { now: new Date(now), lastJob: null });
+      const d = decideFiring({ schedule: created.schedule, state }, {
+        now: new Date(now),
+        lastJob: null,
+      });
       if (d.kind !== "fire" && d.kind !== "skip") break;
       if (d.kind === "fire") fired.push(d.tick.toISOString());
       state = d.state;
@@ -75,12 +78,12 @@ Deno.test("decideFiring() fires every tick of '*/15 * * * *' at its time under a
 
 Deno.test("decideFiring() is not due a millisecond before the tick, and due at it", () => {
   const { schedule, state } = make("0 3 * * *", "2030-01-01T12:00:00Z");
-  const before = decideFiring(schedule, state, {
+  const before = decideFiring({ schedule, state }, {
     now: at("2030-01-02T02:59:59.999Z"),
     lastJob: null,
   });
   assert.deepEqual(before, { kind: "not_due", next_fire_at: "2030-01-02T03:00:00.000Z" });
-  const due = decideFiring(schedule, state, { now: at("2030-01-02T03:00:00Z"), lastJob: null });
+  const due = decideFiring({ schedule, state }, { now: at("2030-01-02T03:00:00Z"), lastJob: null });
   assert.equal(due.kind, "fire");
   if (due.kind !== "fire") return;
   assert.equal(due.tick.toISOString(), "2030-01-02T03:00:00.000Z");
@@ -105,7 +108,7 @@ Deno.test("decideFiring() reads the expression in --tz, across a DST change", ()
 Deno.test("decideFiring() after downtime fires only the latest tick by default and counts the misses", () => {
   const { schedule, state } = make("0 * * * *", "2030-01-01T00:30:00Z");
   // Down from 00:30 to 05:10: the ticks 01:00 … 05:00 are due.
-  const d = decideFiring(schedule, state, { now: at("2030-01-01T05:10:00Z"), lastJob: null });
+  const d = decideFiring({ schedule, state }, { now: at("2030-01-01T05:10:00Z"), lastJob: null });
   assert.equal(d.kind, "fire");
   if (d.kind !== "fire") return;
   assert.equal(d.tick.toISOString(), "2030-01-01T05:00:00.000Z");
@@ -127,7 +130,7 @@ Deno.test("decideFiring() with --catch-up 3 fires the 3 latest missed ticks in o
 Deno.test("decideFiring() catches up after a downtime too long to walk (estimated misses)", () => {
   // Every second, down for a day: 86 400 due ticks, far more than one walk visits.
   const created = make("* * * * * *", "2030-01-01T00:00:00.500Z", { catch_up: 2 });
-  const d = decideFiring(created.schedule, created.state, {
+  const d = decideFiring(created, {
     now: at("2030-01-02T00:00:00.200Z"),
     lastJob: null,
   });
@@ -139,7 +142,7 @@ Deno.test("decideFiring() catches up after a downtime too long to walk (estimate
 
 Deno.test("cronDueTicks() counts exactly up to WALK_LIMIT ticks", () => {
   const from = ms("2030-01-01T00:00:00Z");
-  const due = cronDueTicks("* * * * * *", "UTC", {
+  const due = cronDueTicks({ cron: "* * * * * *", tz: "UTC" }, {
     fromMs: from,
     nowMs: from + (WALK_LIMIT - 1) * 1000,
     keep: 1,
@@ -152,7 +155,7 @@ Deno.test("cronDueTicks() counts exactly up to WALK_LIMIT ticks", () => {
 Deno.test("decideFiring() with overlap skip skips a tick while the last run is unfinished", () => {
   const { schedule, state } = make("* * * * *", "2030-01-01T00:00:30Z");
   for (const running of ["pending", "processing", "failed"] as const) {
-    const d = decideFiring(schedule, { ...state, last_job_id: "s:x" }, {
+    const d = decideFiring({ schedule, state: { ...state, last_job_id: "s:x" } }, {
       now: at("2030-01-01T00:01:00Z"),
       lastJob: jobIn(running, "s:x"),
     });
@@ -165,7 +168,7 @@ Deno.test("decideFiring() with overlap skip skips a tick while the last run is u
     assert.equal(d.state.next_fire_at, "2030-01-01T00:02:00.000Z");
   }
   for (const finished of ["completed", "dead", "cancelled"] as const) {
-    const d = decideFiring(schedule, state, {
+    const d = decideFiring({ schedule, state }, {
       now: at("2030-01-01T00:01:00Z"),
       lastJob: jobIn(finished, "s:x"),
     });
@@ -175,7 +178,7 @@ Deno.test("decideFiring() with overlap skip skips a tick while the last run is u
 
 Deno.test("decideFiring() with overlap queue fires a job that waits for the unfinished last run", () => {
   const { schedule, state } = make("* * * * *", "2030-01-01T00:00:30Z", { overlap: "queue" });
-  const d = decideFiring(schedule, state, {
+  const d = decideFiring({ schedule, state }, {
     now: at("2030-01-01T00:01:00Z"),
     lastJob: jobIn("processing", "s:x"),
   });
@@ -195,7 +198,7 @@ Deno.test("decideFiring() with overlap queue fires a job that waits for the unfi
 
 Deno.test("decideFiring() with overlap allow fires while the last run is unfinished", () => {
   const { schedule, state } = make("* * * * *", "2030-01-01T00:00:30Z", { overlap: "allow" });
-  const d = decideFiring(schedule, state, {
+  const d = decideFiring({ schedule, state }, {
     now: at("2030-01-01T00:01:00Z"),
     lastJob: jobIn("processing", "s:x"),
   });
@@ -205,12 +208,12 @@ Deno.test("decideFiring() with overlap allow fires while the last run is unfinis
 
 Deno.test("decideFiring() never fires a paused schedule; resuming starts after now", () => {
   const created = make("* * * * *", "2030-01-01T00:00:30Z");
-  const paused = schedulePaused(created, true, at("2030-01-01T00:00:40Z"));
+  const paused = schedulePaused(created, { paused: true, now: at("2030-01-01T00:00:40Z") });
   assert.deepEqual(
-    decideFiring(paused.schedule, paused.state, { now: at("2030-01-01T09:00:00Z"), lastJob: null }),
+    decideFiring(paused, { now: at("2030-01-01T09:00:00Z"), lastJob: null }),
     { kind: "paused" },
   );
-  const resumed = schedulePaused(paused, false, at("2030-01-01T09:00:10Z"));
+  const resumed = schedulePaused(paused, { paused: false, now: at("2030-01-01T09:00:10Z") });
   assert.equal(resumed.state.next_fire_at, "2030-01-01T09:01:00.000Z");
 });
 
@@ -238,24 +241,29 @@ Deno.test("newSchedule() accepts @hourly/@daily, 6 fields and IANA zones", () =>
   const berlin = make("0 9 * * 1", "2030-01-01T00:00:00Z", { tz: "Europe/Berlin" });
   assert.equal(berlin.state.next_fire_at, "2030-01-07T08:00:00.000Z");
   assert.deepEqual(
-    cronNextMany("0 0 1 * *", "UTC", ms("2030-01-15T00:00:00Z"), 2).map((t) =>
-      new Date(t).toISOString()
-    ),
+    cronNextMany({ cron: "0 0 1 * *", tz: "UTC" }, { afterMs: ms("2030-01-15T00:00:00Z"), n: 2 })
+      .map((t) => new Date(t).toISOString()),
     ["2030-02-01T00:00:00.000Z", "2030-03-01T00:00:00.000Z"],
   );
-  assert.equal(cronNext("0 0 30 2 *", "UTC", ms("2030-01-01T00:00:00Z")), null);
+  assert.equal(cronNext({ cron: "0 0 30 2 *", tz: "UTC" }, ms("2030-01-01T00:00:00Z")), null);
 });
 
 Deno.test("cronNextMany() reads day-of-month and day-of-week as either one, as cron does", () => {
   // The 13th, or any Friday: 2030-09-06 and 2030-09-13 are Fridays, 2030-09-13 is also the 13th.
-  const ticks = cronNextMany("0 0 13 * 5", "UTC", ms("2030-09-01T00:00:00Z"), 4);
+  const ticks = cronNextMany({ cron: "0 0 13 * 5", tz: "UTC" }, {
+    afterMs: ms("2030-09-01T00:00:00Z"),
+    n: 4,
+  });
   assert.deepEqual(ticks.map((t) => new Date(t).toISOString().slice(0, 10)), [
     "2030-09-06",
     "2030-09-13",
     "2030-09-20",
     "2030-09-27",
   ]);
-  const oct = cronNextMany("0 0 13 * 5", "UTC", ms("2030-10-10T00:00:00Z"), 2);
+  const oct = cronNextMany({ cron: "0 0 13 * 5", tz: "UTC" }, {
+    afterMs: ms("2030-10-10T00:00:00Z"),
+    n: 2,
+  });
   assert.deepEqual(oct.map((t) => new Date(t).toISOString().slice(0, 10)), [
     "2030-10-11",
     "2030-10-13",

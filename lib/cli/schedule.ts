@@ -160,14 +160,14 @@ export async function scheduleShowAction(
   validateScheduleName(name);
   const found = await withStore(paths, async (kv) => {
     const entry = await scheduleGet(kv, name);
-    return entry ? { entry, jobs: await scheduleJobs(kv, name, 10) } : null;
+    return entry ? { entry, jobs: await scheduleJobs(kv, name, { limit: 10 }) } : null;
   });
   if (!found) throw notFound(name);
   const { schedule, state } = found.entry;
   const now = new Date();
   const upcoming = schedule.paused
     ? []
-    : cronNextMany(schedule.cron, schedule.tz, now.getTime(), 5).map((t) =>
+    : cronNextMany(schedule, { afterMs: now.getTime(), n: 5 }).map((t) =>
       new Date(t).toISOString()
     );
   if (options.json) {

@@ -88,7 +88,12 @@ export async function scheduleCounts(kv: Deno.Kv): Promise<{ active: number; pau
  * The latest jobs a schedule fired (up to `limit`), newest first: their ids start with the
  * schedule's name and a colon, so they are read as one range of job keys.
  */
-export async function scheduleJobs(kv: Deno.Kv, name: string, limit: number): Promise<Job[]> {
+export async function scheduleJobs(
+  kv: Deno.Kv,
+  name: string,
+  options: { limit: number },
+): Promise<Job[]> {
+  const { limit } = options;
   const jobs: Job[] = [];
   const range = { start: jobKey(`${name}:`), end: jobKey(`${name};`) };
   for await (const e of kv.list<Job>(range, { reverse: true, limit: limit * 2 })) {

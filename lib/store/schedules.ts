@@ -118,7 +118,7 @@ export function scheduleSetPaused(
   name: string,
   input: { paused: boolean; now: Date },
 ): Promise<ScheduleChangeOutcome> {
-  return scheduleChange(kv, name, (entry) => schedulePaused(entry, input.paused, input.now));
+  return scheduleChange(kv, name, (entry) => schedulePaused(entry, input));
 }
 
 /** How one look at a due schedule ended: every outcome of a firing attempt. */
@@ -169,7 +169,7 @@ export async function fireNextTick(
     const entry = await scheduleGet(kv, name);
     if (!entry) return { kind: "gone", name };
     const last = entry.state.last_job_id ? await jobGet(kv, entry.state.last_job_id) : null;
-    const decision = decideFiring(entry.schedule, entry.state, {
+    const decision = decideFiring(entry, {
       now: input.now,
       lastJob: last?.job ?? null,
     });
