@@ -1,12 +1,14 @@
 /**
  * `queuectl shell`: an interactive prompt that runs queuectl commands in this process,
- * with history (kept in the data dir) and tab completion of commands and job ids.
+ * with history (kept in the data dir) and tab completion of commands, job ids and schedule
+ * names.
  * @module
  */
 import * as readline from "node:readline";
 import process from "node:process";
 import type { Paths } from "../paths.ts";
 import { jobListIds } from "../store/jobs.ts";
+import { scheduleNames } from "../store/schedule_views.ts";
 import { openStore } from "../store/open.ts";
 import type { CliContext } from "./context.ts";
 
@@ -16,12 +18,19 @@ export type CommandTree = { name: string; subcommands: string[] }[];
 /** Commands whose next word is a job id. */
 const TAKES_ID = new Set(["show", "cancel", "logs", "wait", "retry", "remove", "rm"]);
 
+/** The words Tab may complete besides commands: recent job ids and schedule names. */
+export interface Completions {
+  ids: string[];
+  schedules: string[];
+}
+
 /** What to offer for the word being typed at the end of `line`. */
 export function completeLine(
   line: string,
   tree: CommandTree,
-  ids: string[],
+  known: Completions,
 ): [string[], string] {
+  const { ids } = known;
   const words = line.trimStart().split(/\s+/);
   const current = words[words.length - 1] ?? "";
   const before = words.slice(0, -1);
@@ -31,6 +40,7 @@ export function completeLine(
     const group = tree.find((c) => c.name === before[0]);
     const last = before[before.length - 1];
     if (before.length === 1 && group && group.subcommands.length > 0) options = group.subcommands;
+    else if (before[0] === "schedule") options = before.length === 2 ? known.schedules : [];
     else if (TAKES_ID.has(last) || (before[0] === "wait")) options = ids;
     else options = [];
   }
@@ -65,10 +75,10 @@ export async function shellAction(
   } catch {
     // no history yet
   }
-  const recentIds = async (): Promise<string[]> => {
+  const known = async (): Promise<Completions> => {
     const kv = await openStore(paths);
     try {
-      return await jobListIds(kv, { limit: 200 });
+      return { ids: await jobListIds(kv, { limit: 200 }), schedules: await scheduleNames(kv) };
     } finally {
       kv.close();
     }
@@ -81,9 +91,9 @@ export async function shellAction(
     history,
     historySize: 500,
     completer: (line: string, done: (err: Error | null, result: [string[], string]) => void) => {
-      recentIds().then(
-        (ids) => done(null, completeLine(line, tree, ids)),
-        () => done(null, completeLine(line, tree, [])),
+      known().then(
+        (words) => done(null, completeLine(line, tree, words)),
+        () => done(null, completeLine(line, tree, { ids: [], schedules: [] })),
       );
     },
   });

@@ -74,6 +74,13 @@ export async function scheduleViews(kv: Deno.Kv): Promise<ScheduleView[]> {
   });
 }
 
+/** Every schedule's name, in order (for Tab completion). */
+export async function scheduleNames(kv: Deno.Kv): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of kv.list({ prefix: SCHEDULE_PREFIX })) names.push(e.key[1] as string);
+  return names;
+}
+
 /** How many schedules fire (active) and how many are paused. */
 export async function scheduleCounts(kv: Deno.Kv): Promise<{ active: number; paused: number }> {
   const counts = { active: 0, paused: 0 };
