@@ -43,8 +43,10 @@ export interface Job {
   max_retries: number;
   created_at: string;
   updated_at: string;
-  /** Directory the command runs in: where it was enqueued. */
+  /** Directory the command runs in: where it was enqueued, unless the spec named one. */
   cwd: string;
+  /** Variables added to the command's environment (absent: none). */
+  env?: Record<string, string>;
   queue: string;
   /** Higher runs first; equal priorities run in enqueue order. */
   priority: number;

@@ -27,6 +27,10 @@ export interface JobSpec {
   after_any?: boolean;
   retry_on?: number[];
   fail_fast_on?: number[];
+  /** Absolute directory the command runs in (default: where it was enqueued). */
+  cwd?: string;
+  /** Variables added to the command's environment. */
+  env?: Record<string, string>;
 }
 
 /** Fields a spec may carry; record fields people paste from other tools are accepted too. */
@@ -45,8 +49,36 @@ const SPEC_FIELDS = [
   "after_any",
   "retry_on",
   "fail_fast_on",
+  "cwd",
+  "env",
 ];
-const PASTED_FIELDS = ["state", "attempts", "created_at", "updated_at"];
+/**
+ * Fields of a stored record (`show --json`, `enqueue --validate`) accepted so that a
+ * waiting job's record enqueues back as it was; only `state` and `attempts` are checked
+ * (a new job starts pending), and a future `next_run_at` stands for `run_at`.
+ */
+const PASTED_FIELDS = [
+  "state",
+  "attempts",
+  "created_at",
+  "updated_at",
+  "runs",
+  "seq",
+  "next_run_at",
+  "last_error",
+  "exit_code",
+  "worker_id",
+  "lease_token",
+  "lease_expires_at",
+  "started_at",
+  "finished_at",
+  "waiting_on",
+  "lost",
+  "dead_reason",
+  "history",
+];
+/** The most variables `env` may hold, and the most bytes of names and values together. */
+const MAX_ENV = { entries: 100, bytes: 16 * 1024 };
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const QUEUE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -81,7 +113,12 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new UsageError(`Invalid ${where}: expected a JSON object such as {"command":"echo hi"}`);
   }
-  const input = value as Record<string, unknown>;
+  // A null optional field is absent (a record prints `"label": null`); command stays checked.
+  const input = Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).filter(([k, v]) =>
+      v !== null || k === "command"
+    ),
+  );
   const bad = (field: string, expected: string) =>
     new UsageError(
       `Invalid ${where}: "${field}" must be ${expected}, got ${JSON.stringify(input[field])}`,
@@ -182,11 +219,43 @@ export function parseJobSpec(value: unknown, where = "job spec"): JobSpec {
     if (typeof input.after_any !== "boolean") throw bad("after_any", "true or false");
     spec.after_any = input.after_any;
   }
+  if (input.cwd !== undefined) {
+    const cwd = input.cwd;
+    if (
+      typeof cwd !== "string" || !cwd.startsWith("/") || cwd.length > 4096 || cwd.includes("\0")
+    ) {
+      throw bad("cwd", "an absolute directory path");
+    }
+    spec.cwd = cwd;
+  }
+  if (input.env !== undefined) spec.env = parseEnv(input.env, () => bad("env", ENV_EXPECTED));
+  if (
+    input.next_run_at !== undefined && input.next_run_at !== null && spec.run_at === undefined &&
+    spec.delay === undefined
+  ) {
+    spec.run_at = isoTimeField(input.next_run_at, (e) => bad("next_run_at", e));
+  }
   for (const field of ["retry_on", "fail_fast_on"] as const) {
     if (input[field] === undefined) continue;
     spec[field] = parseExitCodes(input[field], () => bad(field, "a list of exit codes 1-255"));
   }
   return spec;
+}
+
+const ENV_EXPECTED = 'an object of names to strings such as {"LANG":"C"}';
+
+/** Checks a job's environment variables: names of letters, digits and `_`, string values. */
+export function parseEnv(value: unknown, error: () => UsageError): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw error();
+  const entries = Object.entries(value as Record<string, unknown>);
+  let bytes = 0;
+  for (const [name, text] of entries) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw error();
+    if (typeof text !== "string" || text.includes("\0")) throw error();
+    bytes += name.length + text.length;
+  }
+  if (entries.length > MAX_ENV.entries || bytes > MAX_ENV.bytes) throw error();
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** The most dependencies one job may have (one atomic commit checks each of them). */
@@ -256,7 +325,8 @@ export function newJob(spec: JobSpec, ctx: NewJobContext): Job {
     max_retries: spec.max_retries ?? ctx.config["max-retries"],
     created_at: now,
     updated_at: now,
-    cwd: ctx.cwd,
+    cwd: spec.cwd ?? ctx.cwd,
+    ...(spec.env ? { env: spec.env } : {}),
     queue: spec.queue ?? "default",
     priority: spec.priority ?? 0,
     timeout,

@@ -172,7 +172,7 @@ Deno.test("parseJobSpec() rejects unknown fields, listing the fields it knows", 
   usage(
     () => parseJobSpec({ command: "x", retries: 3 }),
     'Invalid job spec: unknown field "retries"; expected id, command, max_retries, priority, ' +
-      "timeout, queue, run_at, delay, label, unique_key, after, after_any, retry_on, fail_fast_on",
+      "timeout, queue, run_at, delay, label, unique_key, after, after_any, retry_on, fail_fast_on, cwd, env",
   );
 });
 

@@ -62,7 +62,11 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
   const opts = (cmd: Command) => cmd.optsWithGlobals();
 
   const enqueue = program.command("enqueue");
-  for (const o of ENQUEUE_OPTIONS) enqueue.option(o.flags, o.description);
+  for (const o of ENQUEUE_OPTIONS) {
+    if (o.repeat) {
+      enqueue.option(o.flags, o.description, (v: string, all: string[] = []) => [...all, v]);
+    } else enqueue.option(o.flags, o.description);
+  }
   enqueue
     .description("add a job: a JSON spec, a shell command, a .json file, or - for NDJSON on stdin")
     .argument("[job...]", "JSON spec, or the command to run")
@@ -78,7 +82,7 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
         `queuectl enqueue - < jobs.ndjson          # one JSON job per line, fast path`,
       ]) +
         "\nSpec fields: id, command (required), max_retries, priority, timeout, queue, run_at, delay,\n" +
-        "label, unique_key, after, after_any, retry_on, fail_fast_on.\n" +
+        "label, unique_key, after, after_any, retry_on, fail_fast_on, cwd, env.\n" +
         "max_retries counts retries after the first run: max_retries 3 means at most 4 runs.\n",
     )
     .action(act(async (p, cmd, job: string[]) => {

@@ -8,6 +8,7 @@ import {
   checkDelay,
   type JobSpec,
   newJob,
+  parseEnv,
   parseJobJson,
   parseJobSpec,
   validateJobId,
@@ -45,6 +46,8 @@ export interface EnqueueOptions {
   label?: string;
   retryOn?: string;
   failFastOn?: string;
+  cwd?: string;
+  env?: string[];
   validate?: boolean;
   json?: boolean;
   /** The words came after `--`: they are a command, never a spec or a file. */
@@ -59,7 +62,7 @@ export async function enqueueAction(
   options: EnqueueOptions,
 ): Promise<number> {
   const specs = await readSpecs(ctx, args, options);
-  const overrides = parseOverrides(options);
+  const overrides = parseOverrides(options, ctx.cwd());
   if (options.id && specs.length > 1) {
     throw new UsageError("Option --id applies to one job: not with several jobs");
   }
@@ -311,6 +314,8 @@ export function parseNdjson(text: string, name: string): JobSpec[] {
 }
 
 interface Overrides {
+  cwd?: string;
+  env?: Record<string, string>;
   after?: string[];
   after_any?: boolean;
   unique_key?: string;
@@ -326,8 +331,24 @@ interface Overrides {
   run_at?: Date;
 }
 
-function parseOverrides(options: EnqueueOptions): Overrides {
+function parseOverrides(options: EnqueueOptions, here: string): Overrides {
   const o: Overrides = {};
+  if (options.cwd !== undefined) {
+    const dir = options.cwd.startsWith("/") ? options.cwd : `${here}/${options.cwd}`;
+    o.cwd = parseJobSpec({ command: "x", cwd: dir }, "options").cwd;
+  }
+  if (options.env !== undefined) {
+    const pairs = options.env.map((pair) => {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new UsageError(`Invalid --env "${pair}": expected NAME=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    });
+    o.env = parseEnv(
+      Object.fromEntries(pairs),
+      () =>
+        new UsageError(`Invalid --env: expected NAME=value with a name of letters, digits or _`),
+    );
+  }
   if (options.id !== undefined) o.id = validateJobId(options.id);
   if (options.maxRetries !== undefined) {
     o.max_retries = parseIntOption(options.maxRetries, "--max-retries", { min: 0, max: 1e9 });
@@ -387,7 +408,10 @@ function parseOverrides(options: EnqueueOptions): Overrides {
 
 function applyOverrides(spec: JobSpec, o: Overrides): JobSpec {
   const out: JobSpec = { ...spec };
+  // --env adds to the spec's variables (and wins on a name both give).
+  if (o.env) out.env = { ...spec.env, ...o.env };
   for (const [k, v] of Object.entries(o)) {
+    if (k === "env") continue;
     if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
   }
   if (o.delay !== undefined) delete out.run_at;

@@ -75,8 +75,8 @@ type Spec = ReturnType<typeof optionParts>;
 export function plainOptions(
   args: string[],
   specs: Spec[],
-): { values: Record<string, string | boolean>; positionals: string[] } | null {
-  const values: Record<string, string | boolean> = {};
+): { values: Record<string, string | boolean | string[]>; positionals: string[] } | null {
+  const values: Record<string, string | boolean | string[]> = {};
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -99,7 +99,8 @@ export function plainOptions(
     }
     const value = inline ?? args[++i];
     if (value === undefined || (inline === undefined && value.startsWith("-"))) return null;
-    values[spec.long] = value;
+    if (spec.repeat) values[spec.long] = [...(values[spec.long] as string[] ?? []), value];
+    else values[spec.long] = value;
   }
   return { values, positionals };
 }

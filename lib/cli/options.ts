@@ -9,6 +9,8 @@
 export interface OptionSpec {
   flags: string;
   description: string;
+  /** The option may be given several times: its values are collected in a list. */
+  repeat?: boolean;
 }
 
 /** Every option of `enqueue`. */
@@ -49,6 +51,12 @@ export const ENQUEUE_OPTIONS: OptionSpec[] = [
     description: "skip jobs whose id already exists (re-running a partly applied batch)",
   },
   { flags: "--label <text>", description: "free text shown in lists (filter with list --label)" },
+  { flags: "--cwd <dir>", description: "run the command in this directory (default: here)" },
+  {
+    flags: "--env <name=value>",
+    description: "add a variable to the command's environment (repeatable)",
+    repeat: true,
+  },
   {
     flags: "--retry-on <codes>",
     description: "retry only these exit codes (e.g. 75); others go to the DLQ",
@@ -79,6 +87,11 @@ export const LIST_OPTIONS: OptionSpec[] = [
     description: "skip jobs whose id already exists (re-running a partly applied batch)",
   },
   { flags: "--label <text>", description: "only jobs with this label" },
+  {
+    flags: "--format <template>",
+    description: "one line per job from a template: '{{.id}} {{.state}}' (fields as --json)",
+  },
+  { flags: "--columns <names>", description: "these columns, in this order: id,state,queue,…" },
   { flags: "--schedule <name>", description: "only jobs fired by this schedule" },
   { flags: "--json", description: "print as JSON" },
 ];
@@ -104,9 +117,10 @@ export function optionParts(spec: OptionSpec): {
   short?: string;
   takesValue: boolean;
   key: string;
+  repeat: boolean;
 } {
   const long = /--([a-z-]+)/.exec(spec.flags)![1];
   const short = /(?:^|\s)-([a-zA-Z]),/.exec(spec.flags)?.[1];
   const key = long.replace(/^no-/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  return { long, short, takesValue: /<[^>]+>/.test(spec.flags), key };
+  return { long, short, takesValue: /<[^>]+>/.test(spec.flags), key, repeat: !!spec.repeat };
 }

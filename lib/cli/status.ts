@@ -15,6 +15,14 @@ import { scheduleCounts } from "../store/schedule_views.ts";
 import { workersView, type WorkerView } from "../supervisor.ts";
 import { renderTable } from "../output/table.ts";
 import { formatDuration, formatRelative, toJson, truncate } from "../output/text.ts";
+import {
+  checkTemplate,
+  defaultColumns,
+  FIELD_NAMES,
+  fieldText,
+  parseColumns,
+  renderTemplate,
+} from "../output/job_columns.ts";
 import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseStateOption } from "./args.ts";
 
@@ -30,7 +38,7 @@ export async function describeWorkers(
     w.id,
     w.pid,
     w.host,
-    formatRelative(w.started_at, now),
+    ctx.stdoutIsTty() ? formatRelative(w.started_at, now) : w.started_at,
     w.jobs.length === 0
       ? "idle"
       : w.jobs.map((j) =>
@@ -154,6 +162,8 @@ export interface ListOptions {
   command?: string;
   label?: string;
   schedule?: string;
+  format?: string;
+  columns?: string;
   json?: boolean;
   color?: boolean;
 }
@@ -168,6 +178,13 @@ export async function listAction(
   options: ListOptions,
 ): Promise<number> {
   const state = options.state ? parseStateOption(options.state) : undefined;
+  if (options.format !== undefined && options.columns !== undefined) {
+    throw new UsageError("Give --format or --columns, not both");
+  }
+  if (options.format !== undefined) checkTemplate(options.format, FIELD_NAMES);
+  const columns = options.columns === undefined
+    ? undefined
+    : parseColumns(options.columns, FIELD_NAMES);
   const limit = parseIntOption(options.limit ?? "50", "--limit", { min: 1, max: 1_000_000 });
   const sort = (options.sort ?? "created") as Sort;
   if (!SORTS.includes(sort)) {
@@ -214,61 +231,33 @@ export async function listAction(
     ctx.out(toJson(jobs));
     return 0;
   }
-  if (jobs.length === 0) tableNote(ctx, "No jobs\n");
-  else ctx.out(await jobsTable(ctx, jobs, options.color));
+  if (options.format !== undefined) {
+    const style = { terminal: false, now: new Date() };
+    ctx.out(jobs.map((j) => renderTemplate(options.format!, j, style) + "\n").join(""));
+  } else if (jobs.length === 0) tableNote(ctx, "No jobs\n");
+  else ctx.out(await jobsTable(ctx, jobs, options.color, columns));
   if (total > jobs.length) {
     ctx.err(`Showing ${jobs.length} of ${total} jobs (newest first); use --limit to see more\n`);
   }
   return 0;
 }
 
-/** Jobs as a table for people (at least one job). */
-export async function jobsTable(ctx: CliContext, jobs: Job[], color?: boolean): Promise<string> {
-  const now = new Date();
-  const labels = jobs.some((j) => j.label);
-  const schedules = jobs.some((j) => j.schedule);
-  const rows = jobs.map((j) => [
-    j.id,
-    j.state,
-    runsCell(j),
-    truncate(j.command, 40),
-    ...(labels ? [truncate(j.label ?? "", 20)] : []),
-    ...(schedules ? [j.schedule ?? ""] : []),
-    formatRelative(j.updated_at, now),
-    truncate(jobNote(j, now), 40),
-  ]);
-  const head = [
-    "ID",
-    "STATE",
-    "RUNS",
-    "COMMAND",
-    ...(labels ? ["LABEL"] : []),
-    ...(schedules ? ["SCHEDULE"] : []),
-    "UPDATED",
-    "NOTE",
-  ];
-  return await renderTable(head, rows, tableOptions(ctx, color)) + "\n";
-}
-
 /**
- * The RUNS cell: runs counted against the limit, of the most allowed; after a retry by a
- * person (attempts reset), also every run of the job's life, as `show` lists them.
+ * Jobs as a table (at least one job). Piped, the columns are always the same, in the same
+ * order, with whole cells and ISO 8601 times; on a terminal LABEL and SCHEDULE show only when
+ * a job has one. `columns` picks other columns (`--columns`).
  */
-export function runsCell(job: Job): string {
-  const counted = `${job.attempts}/${job.max_retries + 1}`;
-  const all = runNumber(job);
-  return all === job.attempts ? counted : `${counted} (${all} in all)`;
-}
-
-function jobNote(job: Job, now: Date): string {
-  if (job.state === "pending" && (job.waiting_on?.length ?? 0) > 0) {
-    return `after ${job.waiting_on.join(", ")}`;
-  }
-  if (job.next_run_at) {
-    return `${job.state === "failed" ? "retry" : "runs"} ${formatRelative(job.next_run_at, now)}`;
-  }
-  if (job.state === "processing") return `on ${job.worker_id}`;
-  return job.last_error ?? "";
+export async function jobsTable(
+  ctx: CliContext,
+  jobs: Job[],
+  color?: boolean,
+  columns?: string[],
+): Promise<string> {
+  const style = { terminal: ctx.stdoutIsTty(), now: new Date() };
+  const names = columns ?? defaultColumns(jobs, style.terminal);
+  const rows = jobs.map((j) => names.map((name) => fieldText(j, name, style)));
+  const head = names.map((n) => n.toUpperCase());
+  return await renderTable(head, rows, tableOptions(ctx, color)) + "\n";
 }
 
 /** `show`: one job with every attempt. */

@@ -64,6 +64,7 @@ export function runOptionsFor(
     stderrPath: attemptLogPath(ctx.paths.logDir, job.id, run, "err"),
     maxLogBytes: options.config["max-log-bytes"],
     env: {
+      ...job.env,
       QUEUECTL_JOB_ID: job.id,
       QUEUECTL_ATTEMPT: String(run),
       QUEUECTL_WORKER_ID: ctx.id,
