@@ -293,9 +293,10 @@ Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, 
     const table = await cli(h, ["list"]);
     assert.match(
       table.stdout,
-      new RegExp(`^${id}\\tcompleted\\t1/4\\techo report; pwd\\trep\\t`, "m"),
+      new RegExp(`^${id}\\tcompleted\\t1/4\\techo report; pwd\\t\\trep\\t`, "m"),
     );
-    assert.match(table.stdout, /^plain\tcompleted\t1\/4\ttrue\t\t/m);
+    // Piped, LABEL (empty here) and SCHEDULE are always there: the columns do not move.
+    assert.match(table.stdout, /^plain\tcompleted\t1\/4\ttrue\t\t\t/m);
     assert.match((await cli(h, ["show", id])).stdout, /^schedule +rep$/m);
     assert.equal((await cli(h, ["logs", id])).stdout, `report\n${h.home}/sub\n`, "runs in --cwd");
 
