@@ -132,17 +132,20 @@ function asDeltas(fields: Record<string, number>): StatDelta[] {
   );
 }
 
+/** The most lane records one roll-up pass folds (a worker with 256 lanes writes 256 a minute). */
+const ROLL_UP_MAX = 2000;
+
 /**
  * Folds the lanes' records of minutes before `beforeMs` into the minute and total counters,
  * one commit per record (checked as read, so a record written meanwhile is left for the
- * next pass). Returns how many were folded.
+ * next pass), at most ROLL_UP_MAX per pass. Returns how many were folded.
  */
 export async function laneStatsRollUp(kv: Deno.Kv, beforeMs: number): Promise<number> {
   let folded = 0;
   const iter = kv.list<LaneStatsRecord>({
     start: STATS_LANE_PREFIX,
     end: [...STATS_LANE_PREFIX, beforeMs],
-  }, { limit: 100 });
+  }, { limit: ROLL_UP_MAX, batchSize: 100 });
   for await (const entry of iter) {
     const op = kv.atomic().check(entry).delete(entry.key);
     addCounters(op, entry.key[1] as number, asDeltas(entry.value.fields));
