@@ -17,6 +17,7 @@ export interface Config {
   "max-log-bytes": number;
   "max-lost": number;
   "keep-completed": number;
+  "store-log-bytes": number;
 }
 
 /** A config key. */
@@ -47,6 +48,8 @@ export const MAX_BACKOFF_SECONDS = 365 * 24 * 3600;
 export const MAX_LEASE_SECONDS = 24 * 3600;
 /** The largest log cap, in bytes (1 TiB). */
 export const MAX_LOG_BYTES = 2 ** 40;
+/** The most output of one attempt kept in a KV Connect store, in bytes (64 MiB). */
+export const MAX_STORE_LOG_BYTES = 64 * 1024 * 1024;
 /** The most retries a job may be given. */
 export const MAX_RETRIES = 1_000_000_000;
 
@@ -109,6 +112,13 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     integer: true,
     check: between(0, 10 * 365 * 24 * 3600),
     description: "how long completed jobs are kept before workers purge them (0: kept for ever)",
+  },
+  "store-log-bytes": {
+    default: 1024 * 1024,
+    integer: true,
+    check: between(0, MAX_STORE_LOG_BYTES),
+    description:
+      "on a KV Connect store, output of each attempt also kept in the store, so that logs show it on any host (0: none)",
   },
 };
 

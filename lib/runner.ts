@@ -36,6 +36,8 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** Aborting kills the process group; the reason (a StopReason) names the outcome. */
   signal?: AbortSignal;
+  /** Also given every chunk of output as it comes (copy it: the buffer is reused). */
+  onOutput?: (stream: "out" | "err", bytes: Uint8Array) => void;
 }
 
 /** What one attempt produced. */
@@ -70,11 +72,13 @@ export async function runAttempt(options: RunOptions): Promise<RunResult> {
   const half = Math.max(512, Math.floor(options.maxLogBytes / 2));
   const outLog = new CappedLog(options.stdoutPath, half);
   const errLog = new CappedLog(options.stderrPath, half);
-  const into = (log: CappedLog) => async (bytes: Uint8Array) => {
+  const onOutput = options.onOutput;
+  const into = (log: CappedLog, stream: "out" | "err") => async (bytes: Uint8Array) => {
     tail.push(bytes);
+    onOutput?.(stream, bytes);
     await log.write(bytes);
   };
-  const reading = child.output([into(outLog), into(errLog)]);
+  const reading = child.output([into(outLog, "out"), into(errLog, "err")]);
   const pumps = reading.done;
 
   let stopReason: StopReason | "timeout" | null = null;

@@ -24,6 +24,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "max-log-bytes",
     "max-lost",
     "keep-completed",
+    "store-log-bytes",
   ]);
   assert.deepEqual(defaultConfig(), {
     "max-retries": 3,
@@ -35,6 +36,7 @@ Deno.test("CONFIG_KEYS lists every key with a default and a description", () => 
     "max-log-bytes": 10 * 1024 * 1024,
     "max-lost": 3,
     "keep-completed": 604800,
+    "store-log-bytes": 1024 * 1024,
   });
   for (const key of CONFIG_KEYS) assert.ok(describeKey(key).length > 10, key);
   assert.match(describeKey("max-retries"), /at most max-retries \+ 1 times/);
@@ -52,7 +54,7 @@ Deno.test("parseConfigKey() rejects an unknown key, listing the valid keys", () 
   usage(
     () => parseConfigKey("retries"),
     'Unknown config key "retries": expected one of max-retries, backoff-base, max-backoff, ' +
-      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost, keep-completed",
+      "backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost, keep-completed, store-log-bytes",
   );
   usage(() => parseConfigKey(""), /^Unknown config key "": expected one of max-retries/);
   usage(() => parseConfigKey("max retries"), /^Unknown config key "max retries"/);

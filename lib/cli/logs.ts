@@ -1,6 +1,7 @@
 /**
  * `queuectl logs`: an attempt's captured output, from the log file on this host or, where
- * the file is not here, from the tail kept with the job in KV; `--follow` streams it.
+ * the file is not here, from the output kept in a KV Connect store, else the tail kept with
+ * the job in KV; `--follow` streams it (from the store when it runs on another host).
  * @module
  */
 import { UsageError } from "../errors.ts";
@@ -9,7 +10,10 @@ import { FINAL_STATES, runNumber } from "../job.ts";
 import { validateJobId } from "../job_spec.ts";
 import { attemptLogPath, type Paths } from "../paths.ts";
 import { attemptList, jobGet } from "../store/jobs.ts";
+import { isKvConnect } from "../store/limits.ts";
+import { logChunksRead } from "../store/log_chunks.ts";
 import { openStore } from "../store/open.ts";
+import { workerGet } from "../store/workers.ts";
 import type { CliContext } from "./context.ts";
 import { parseIntOption } from "./args.ts";
 
@@ -60,6 +64,10 @@ export async function logsAction(
     const attempt = wanted ?? runNumber(entry.job);
     if (attempt === 0) return 0;
     const path = attemptLogPath(paths.logDir, id, attempt, stream);
+    if (await runsElsewhere(ctx, kv, entry.job)) {
+      await followChunks(ctx, kv, { jobId: id, attempt, stream });
+      return 0;
+    }
     let offset = 0;
     while (true) {
       offset = await copyFrom(ctx, path, offset);
@@ -95,6 +103,11 @@ async function printAttempt(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
+  if (isKvConnect(kv)) {
+    const chunks = await logChunksRead(kv, { jobId: job.id, attempt, stream, afterSeq: -1 });
+    for (const chunk of chunks) ctx.outBytes(chunk.bytes);
+    if (chunks.length > 0) return;
+  }
   const record: Attempt | undefined = (await attemptList(kv, job.id)).find((a) =>
     a.attempt === attempt
   );
@@ -103,6 +116,38 @@ async function printAttempt(
     ctx.err(`(log file is on ${record.host}; showing the last 16 KiB kept with the job)\n`);
     ctx.out(record.output_tail);
   }
+}
+
+/**
+ * Whether a running job's output is followed from the store: the store is KV Connect and
+ * the job's worker runs on another host (its log file is there).
+ */
+async function runsElsewhere(ctx: CliContext, kv: Deno.Kv, job: Job): Promise<boolean> {
+  if (!isKvConnect(kv) || job.state !== "processing" || job.worker_id === null) return false;
+  const worker = await workerGet(kv, job.worker_id);
+  return worker !== null && worker.host !== ctx.hostname();
+}
+
+/** Streams an attempt's output from the chunks kept in the store until the attempt ends. */
+async function followChunks(
+  ctx: CliContext,
+  kv: Deno.Kv,
+  at: { jobId: string; attempt: number; stream: "out" | "err" },
+): Promise<void> {
+  let afterSeq = -1;
+  const copy = async () => {
+    for (const chunk of await logChunksRead(kv, { ...at, afterSeq })) {
+      ctx.outBytes(chunk.bytes);
+      afterSeq = chunk.seq;
+    }
+  };
+  while (true) {
+    await copy();
+    const now = await jobGet(kv, at.jobId);
+    if (!now || now.job.state !== "processing" || runNumber(now.job) !== at.attempt) break;
+    await delay(FOLLOW_POLL_MS);
+  }
+  await copy(); // the sink's last chunks land before the finishing commit
 }
 
 async function copyFrom(ctx: CliContext, path: string, offset: number): Promise<number> {

@@ -5,6 +5,7 @@
  * @module
  */
 import { OperationError } from "../errors.ts";
+import { markKvConnect } from "./limits.ts";
 
 /** The environment variable that sets how long a command waits for a locked store (ms). */
 export const BUSY_TIMEOUT_ENV = "QUEUECTL_BUSY_TIMEOUT_MS";
@@ -174,7 +175,7 @@ export function busyTolerant(kv: Deno.Kv, options: GuardOptions = {}): Deno.Kv {
     timeoutMs: options.timeoutMs ?? busyTimeoutMs(),
     wedged: false,
   };
-  return new Proxy(kv, {
+  const guardedKv = new Proxy(kv, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== "function") return value;
@@ -197,4 +198,5 @@ export function busyTolerant(kv: Deno.Kv, options: GuardOptions = {}): Deno.Kv {
       }
     },
   });
+  return guard.remote ? markKvConnect(guardedKv) : guardedKv;
 }

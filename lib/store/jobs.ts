@@ -23,6 +23,7 @@ import {
 import { FINAL_STATES } from "../job.ts";
 import { releaseDependency } from "../state_machine.ts";
 import { addStats, type StatsGather } from "./stats.ts";
+import { storeLimits } from "./limits.ts";
 
 /** A job with the versionstamp it was read at. */
 export interface JobEntry {
@@ -126,6 +127,24 @@ export class CounterSums {
 /** How many dependents a finishing job releases in its own commit (the rest follow). */
 const RELEASE_IN_COMMIT = 40;
 
+/**
+ * Checks a finishing commit holds besides its dependents': the job's own, the four of a
+ * claim of the lane's next job in the same commit (job, both queue settings, a running
+ * count), and one a caller may add (purge: the dependents marker).
+ */
+const CHANGE_OWN_CHECKS = 6;
+
+/** Checks a release commit holds besides its dependents': the parent and the marker. */
+const RELEASE_OWN_CHECKS = 2;
+
+/**
+ * How many dependents one commit may release, given the checks it holds besides theirs
+ * (one each): 40 on a KV file, 4 or 8 within a KV Connect store's 10 checks.
+ */
+function releaseLimit(kv: Deno.Kv, ownChecks: number): number {
+  return Math.max(1, Math.min(RELEASE_IN_COMMIT, storeLimits(kv).checks - ownChecks));
+}
+
 /** Whether a change takes a job into a final state (which releases its dependents). */
 function finishes(before: Job, after: Job | null): boolean {
   return after !== null && FINAL_STATES.includes(after.state) &&
@@ -191,7 +210,8 @@ export async function releaseDependents(kv: Deno.Kv, parent: Job): Promise<boole
       const current = await jobGet(kv, id);
       if (!current || !FINAL_STATES.includes(current.job.state)) break;
       const op = kv.atomic().check({ key: jobKey(id), versionstamp: current.versionstamp });
-      const { finished, edges } = await addRelease(kv, op, current.job, RELEASE_IN_COMMIT);
+      const limit = releaseLimit(kv, RELEASE_OWN_CHECKS);
+      const { finished, edges } = await addRelease(kv, op, current.job, limit);
       if (edges === 0) op.check(marker).delete(marker.key);
       if (!(await op.commit()).ok) {
         failures++; // a dependent, the parent or the marker changed meanwhile: read again
@@ -296,7 +316,7 @@ export async function addChange(
   // Dependents are released by the commit that finishes the job they wait for.
   const marker = extras.dependents ?? await dependentsMarkerGet(kv, after.id);
   if (marker.value === null) return { finished: [after] };
-  const { finished } = await addRelease(kv, op, after, RELEASE_IN_COMMIT);
+  const { finished } = await addRelease(kv, op, after, releaseLimit(kv, CHANGE_OWN_CHECKS));
   return { finished: [after, ...finished] };
 }
 
@@ -375,7 +395,7 @@ export async function jobInsertMany(
   }
   // Every batch names its queues, so batches can commit in any order; a few are kept in
   // flight so that building one overlaps writing another.
-  const batches = insertBatches(unique);
+  const batches = insertBatches(unique, storeLimits(kv).checks);
   let next = 0;
   const insertOne = async (batch: Job[]) => {
     const queues = new Set(batch.map((j) => j.queue));
@@ -396,39 +416,49 @@ export async function jobInsertMany(
   return result;
 }
 
-/** Splits jobs into commits that stay within INSERT_BATCH and COMMIT_BUDGET. */
-function insertBatches(jobs: Job[]): Job[][] {
+/**
+ * Splits jobs into commits that stay within INSERT_BATCH, COMMIT_BUDGET and the store's
+ * `maxChecks` per commit (each job checks that its id, and any unique key, is free).
+ */
+export function insertBatches(jobs: Job[], maxChecks: number): Job[][] {
   const batches: Job[][] = [];
   let batch: Job[] = [];
-  let used = { mutations: 0, keyBytes: 0, bytes: 0 };
+  let used = { mutations: 0, keyBytes: 0, bytes: 0, checks: 0 };
   for (const job of jobs) {
     const cost = insertCost(job);
     const full = batch.length >= INSERT_BATCH ||
+      used.checks + cost.checks > maxChecks ||
       used.mutations + cost.mutations > COMMIT_BUDGET.mutations ||
       used.keyBytes + cost.keyBytes > COMMIT_BUDGET.keyBytes ||
       used.bytes + cost.bytes > COMMIT_BUDGET.bytes;
     if (full && batch.length > 0) {
       batches.push(batch);
       batch = [];
-      used = { mutations: 0, keyBytes: 0, bytes: 0 };
+      used = { mutations: 0, keyBytes: 0, bytes: 0, checks: 0 };
     }
     batch.push(job);
     used.mutations += cost.mutations;
     used.keyBytes += cost.keyBytes;
     used.bytes += cost.bytes;
+    used.checks += cost.checks;
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
 }
 
 /** An upper estimate of what inserting one job adds to a commit. */
-function insertCost(job: Job): { mutations: number; keyBytes: number; bytes: number } {
+function insertCost(
+  job: Job,
+): { mutations: number; keyBytes: number; bytes: number; checks: number } {
   const keys = [jobKey(job.id), queueKey(job.queue), ...jobIndexKeys(job), ...jobCounterKeys(job)];
-  // The job key counts twice: once checked, once written.
-  const keyBytes = keys.reduce((n, k) => n + keySize(k), keySize(keys[0]));
+  const unique = heldUniqueKey(job);
+  if (unique) keys.push(unique);
+  // The job key counts twice: once checked, once written (and so does a unique key).
+  const keyBytes = keys.reduce((n, k) => n + keySize(k), keySize(keys[0])) +
+    (unique ? keySize(unique) : 0);
   // Values: the record (strings at up to 2 bytes a char), the ids held by the index keys.
   const valueBytes = 2 * JSON.stringify(job).length + 64 + keys.length * (job.id.length + 16);
-  return { mutations: keys.length, keyBytes, bytes: keyBytes + valueBytes };
+  return { mutations: keys.length, keyBytes, bytes: keyBytes + valueBytes, checks: unique ? 2 : 1 };
 }
 
 /** The encoded size of a key, rounded up: strings are tagged and terminated, numbers 9 bytes. */
@@ -520,7 +550,7 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
       if (released.ok) next = released.job;
     }
     const op = kv.atomic().check({ key: jobKey(job.id), versionstamp: null });
-    for (const parent of parents) {
+    for (const parent of parentsToCheck(kv, next, parents)) {
       op.check({ key: jobKey(parent.job.id), versionstamp: parent.versionstamp });
     }
     addJobChange(op, null, next);
@@ -541,6 +571,21 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
     // A dependency changed between the read and the commit: read again.
   }
   throw new Error(`Could not enqueue "${job.id}": its dependencies kept changing; try again`);
+}
+
+/**
+ * The dependencies an insert checks as read: all of them when the store allows the checks
+ * (the job's own, its unique key's, one per dependency). On a KV Connect store (10 checks)
+ * a job with more dependencies checks the unfinished ones first, as many as fit. One it
+ * could not check that finishes before the insert lands is caught by the sweep: the
+ * insert's edge and dependents marker name a final job, and releaseStranded releases it.
+ */
+function parentsToCheck(kv: Deno.Kv, job: Job, parents: JobEntry[]): JobEntry[] {
+  const room = storeLimits(kv).checks - 1 - (heldUniqueKey(job) ? 1 : 0);
+  if (parents.length <= room) return parents;
+  const open = parents.filter((p) => !FINAL_STATES.includes(p.job.state));
+  const done = parents.filter((p) => FINAL_STATES.includes(p.job.state));
+  return [...open, ...done].slice(0, room);
 }
 
 /** The id of the unfinished job holding a unique key, or null when the key is free. */

@@ -106,6 +106,26 @@ export const attemptKey = (id: string, attempt: number): Deno.KvKey => ["attempt
 /** Prefix of a job's attempts. */
 export const attemptPrefix = (id: string): Deno.KvKey => ["attempt", id];
 
+/**
+ * One chunk (≤ 60 KiB) of an attempt's output kept in a KV Connect store, `seq` from 0 in
+ * order of writing; `stream` is `out` or `err`.
+ */
+export const logChunkKey = (
+  id: string,
+  attempt: number,
+  stream: "out" | "err",
+  seq: number,
+): Deno.KvKey => ["log", id, attempt, stream, seq];
+/** Prefix of one attempt's chunks of one stream. */
+export const logStreamPrefix = (id: string, attempt: number, stream: "out" | "err"): Deno.KvKey => [
+  "log",
+  id,
+  attempt,
+  stream,
+];
+/** Prefix of every output chunk of a job. */
+export const logPrefix = (id: string): Deno.KvKey => ["log", id];
+
 /** A worker's record (heartbeat, current job, stop request). */
 export const workerKey = (id: string): Deno.KvKey => ["worker", id];
 /** Prefix of the worker records. */

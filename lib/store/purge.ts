@@ -12,17 +12,29 @@ import {
   jobListIds,
   releaseDependents,
 } from "./jobs.ts";
-import { attemptPrefix, dependentsKey } from "./keys.ts";
+import { attemptPrefix, dependentsKey, logPrefix } from "./keys.ts";
+
+/** Attempt records deleted in one commit (leaves room for the job's own keys). */
+const ATTEMPTS_IN_COMMIT = 500;
 
 /**
- * Deletes a job, its indexes, counters and attempts in one commit, then its log files. A
- * finished job's dependents are released first, should any still wait (its finishing
- * commit and the releases after it normally leave none).
+ * Deletes a job, its indexes, counters, attempts and output kept in the store in one
+ * commit, then its log files. A finished job's dependents are released first, should any
+ * still wait (its finishing commit and the releases after it normally leave none).
  */
 export async function jobRemove(kv: Deno.Kv, paths: Paths, entry: JobEntry): Promise<boolean> {
   if (FINAL_STATES.includes(entry.job.state)) await releaseDependents(kv, entry.job);
   const attemptKeys: Deno.KvKey[] = [];
   for await (const a of kv.list({ prefix: attemptPrefix(entry.job.id) })) attemptKeys.push(a.key);
+  for await (const c of kv.list({ prefix: logPrefix(entry.job.id) })) attemptKeys.push(c.key);
+  // A commit holds at most 1000 mutations: the oldest attempts of a job retried very many
+  // times go first, in commits of their own (history only; the job stays whole until its
+  // own commit, which removes the last ATTEMPTS_IN_COMMIT).
+  while (attemptKeys.length > ATTEMPTS_IN_COMMIT) {
+    const op = kv.atomic();
+    for (const key of attemptKeys.splice(0, ATTEMPTS_IN_COMMIT)) op.delete(key);
+    await op.commit();
+  }
   const ok = await jobCommitChange(kv, entry, null, {
     more: (op) => {
       for (const key of attemptKeys) op.delete(key);

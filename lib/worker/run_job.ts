@@ -12,6 +12,8 @@ import { runAttempt, type RunOptions, type RunResult } from "../runner.ts";
 import { type ClaimCandidates, claimCandidates } from "../store/claim.ts";
 import { dependentsMarkerGet, jobCommitChange, type JobEntry } from "../store/jobs.ts";
 import { cancelRequestsGet } from "../store/requests.ts";
+import { isKvConnect } from "../store/limits.ts";
+import { logChunkSink } from "../store/log_chunks.ts";
 import { claimOptionsFor } from "./claims.ts";
 import { configCurrent, type WorkerContext } from "./context.ts";
 import { errorLine } from "./events.ts";
@@ -135,7 +137,28 @@ async function runClaimed(
   let result: RunResult;
   if (ctl.signal.aborted) result = notStarted(ctl.signal);
   else {
-    const run = runAttempt(runOptionsFor(ctx, job, { config, signal: ctl.signal })); // spawns at once
+    const sink = isKvConnect(ctx.kv) && config["store-log-bytes"] > 0
+      ? logChunkSink(ctx.kv, {
+        jobId: job.id,
+        attempt: runNumber(job),
+        capBytes: config["store-log-bytes"],
+        host: ctx.host,
+      })
+      : null;
+    const options = runOptionsFor(ctx, job, { config, signal: ctl.signal });
+    if (sink) options.onOutput = sink.push;
+    const run = runAttempt(options).then(async (result) => {
+      // The output kept in the store is complete before the finishing commit.
+      const failed = await sink?.close();
+      if (failed) {
+        ctx.emit({
+          kind: "warning",
+          job,
+          message: `keeping its output in the store failed: ${failed}`,
+        });
+      }
+      return result;
+    }); // spawns at once
     dependents = dependentsMarkerGet(ctx.kv, job.id).catch(() => undefined);
     if (!ctx.control.stopping.signal.aborted) {
       followUp = claimCandidates(ctx.kv, claimOptionsFor(ctx, config, lane), job.queue)

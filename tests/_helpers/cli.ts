@@ -5,6 +5,7 @@
  */
 
 import { alive, killProcessesOf } from "./procs.ts";
+import { type TestStore, testStoreFor, type TestStoreHandle } from "./store_mode.ts";
 
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -33,19 +34,30 @@ export function cliCommand(): string[] {
 export interface TempHome {
   home: string;
   env: Record<string, string>;
+  /** Its store: `home/queue.db`, or a KV Connect server in the suite's remote mode. */
+  store: TestStoreHandle;
   cleanup(): Promise<void>;
 }
 
-/** Makes a temporary QUEUECTL_HOME. */
-export async function tempHome(): Promise<TempHome> {
+/**
+ * Makes a temporary QUEUECTL_HOME. Its store is the suite's (see store_mode.ts), or the
+ * one given: a second home on `store` is a second host on the same queue.
+ */
+export async function tempHome(
+  options: { store?: TestStoreHandle; mode?: TestStore } = {},
+): Promise<TempHome> {
   const home = await Deno.makeTempDir({ prefix: "queuectl-test-" });
+  const store = options.store ?? await testStoreFor(home, options.mode);
+  const own = options.store === undefined;
   return {
     home,
-    env: { QUEUECTL_HOME: home, NO_COLOR: "1" },
+    env: { QUEUECTL_HOME: home, NO_COLOR: "1", ...store.env },
+    store,
     // A safety net: any process still naming this dir (a job's shell, a worker) is killed
     // by pid before the dir goes, so nothing a test started outlives it.
     cleanup: async () => {
       await killProcessesOf(home);
+      if (own) await store.stop();
       await Deno.remove(home, { recursive: true }).catch(() => {});
     },
   };

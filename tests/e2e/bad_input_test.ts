@@ -158,7 +158,7 @@ const CASES: Case[] = [
 
 /** Every key and value in the store (versionstamps included: any write shows). */
 async function storeDump(home: TempHome): Promise<string> {
-  const kv = await Deno.openKv(`${home.home}/queue.db`);
+  const kv = await home.store.open();
   try {
     const entries: unknown[] = [];
     for await (const e of kv.list({ prefix: [] })) entries.push([e.key, e.value, e.versionstamp]);

@@ -26,7 +26,7 @@ interface JobJson {
 }
 
 const VALID_KEYS =
-  "max-retries, backoff-base, max-backoff, backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost, keep-completed";
+  "max-retries, backoff-base, max-backoff, backoff-jitter, lease-seconds, job-timeout, max-log-bytes, max-lost, keep-completed, store-log-bytes";
 
 /** Runs the CLI and fails with its stderr unless it exits 0; returns stdout. */
 async function ok(home: TempHome, args: string[], stdin?: string): Promise<string> {

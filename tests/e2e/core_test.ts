@@ -128,7 +128,7 @@ Deno.test("e2e: a worker claims its next job in the very commit that records the
         what: "the second job to run",
       },
     );
-    const kv = await Deno.openKv(`${home.home}/queue.db`);
+    const kv = await home.store.open();
     try {
       // The attempt record of "first" is written by the commit that finished it.
       const attempt = await kv.get(attemptKey("first", 1));

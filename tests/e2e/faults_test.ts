@@ -15,6 +15,7 @@ import {
   waitFor,
 } from "../_helpers/cli.ts";
 import { missingCommand, needs } from "../_helpers/needs.ts";
+import { fileStoreOnly } from "../_helpers/store_mode.ts";
 
 /** Asserts a failure: exit 1 and exactly one line on stderr, no stack trace. */
 function assertOneLineFailure(result: CliResult, pattern: RegExp, what: string) {
@@ -77,20 +78,26 @@ async function cliBound(home: TempHome, args: string[], env: Record<string, stri
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("a data dir that cannot be created (a file is in its path): one clear line and exit 1 for every command", async () => {
-  const home = await tempHome();
-  try {
-    const file = `${home.home}/plain-file`;
-    await Deno.writeTextFile(file, "not a directory\n");
-    const env = { QUEUECTL_HOME: `${file}/sub` };
-    for (const args of COMMANDS) {
-      const result = await cli(home, args, { env });
-      assertOneLineFailure(result, /^Cannot create data directory .*not a directory/, args[0]);
+Deno.test({
+  ...needs(
+    "a data dir that cannot be created (a file is in its path): one clear line and exit 1 for every command",
+    fileStoreOnly("the store is not in the data dir"),
+  ),
+  fn: async () => {
+    const home = await tempHome();
+    try {
+      const file = `${home.home}/plain-file`;
+      await Deno.writeTextFile(file, "not a directory\n");
+      const env = { QUEUECTL_HOME: `${file}/sub` };
+      for (const args of COMMANDS) {
+        const result = await cli(home, args, { env });
+        assertOneLineFailure(result, /^Cannot create data directory .*not a directory/, args[0]);
+      }
+      assert.equal(await Deno.readTextFile(file), "not a directory\n");
+    } finally {
+      await home.cleanup();
     }
-    assert.equal(await Deno.readTextFile(file), "not a directory\n");
-  } finally {
-    await home.cleanup();
-  }
+  },
 });
 
 const modesBind = !await isRoot() || await canDropDacOverride();
@@ -98,7 +105,8 @@ const modesBind = !await isRoot() || await canDropDacOverride();
 Deno.test({
   ...needs(
     "a data dir without write permission: one clear line naming the directory, nothing written",
-    modesBind ? null : "running as root without setpriv/CAP_SETPCAP, file modes cannot bind",
+    fileStoreOnly("the store is not in the data dir") ??
+      (modesBind ? null : "running as root without setpriv/CAP_SETPCAP, file modes cannot bind"),
   ),
   fn: readOnlyDataDir,
 });
@@ -142,39 +150,45 @@ async function readOnlyDataDir() {
   }
 }
 
-Deno.test("a corrupt store (text at the db path, or damaged pages): one clear line and exit 1 for every command, file untouched", async () => {
-  const home = await tempHome();
-  try {
-    const db = `${home.home}/queue.db`;
-    await Deno.writeTextFile(db, "this is a text file, not a store\n".repeat(50));
-    const text = await Deno.readFile(db);
-    for (const args of COMMANDS) {
-      const result = await cli(home, args);
-      assertOneLineFailure(result, /corrupt/, `text file: ${args[0]}`);
-    }
-    assert.deepEqual(await Deno.readFile(db), text, "the file is left as it was");
+Deno.test({
+  ...needs(
+    "a corrupt store (text at the db path, or damaged pages): one clear line and exit 1 for every command, file untouched",
+    fileStoreOnly("a corrupt KV file"),
+  ),
+  fn: async () => {
+    const home = await tempHome();
+    try {
+      const db = `${home.home}/queue.db`;
+      await Deno.writeTextFile(db, "this is a text file, not a store\n".repeat(50));
+      const text = await Deno.readFile(db);
+      for (const args of COMMANDS) {
+        const result = await cli(home, args);
+        assertOneLineFailure(result, /corrupt/, `text file: ${args[0]}`);
+      }
+      assert.deepEqual(await Deno.readFile(db), text, "the file is left as it was");
 
-    // A real store whose last pages were overwritten.
-    await Deno.remove(db);
-    const lines = Array.from(
-      { length: 50 },
-      (_, i) => JSON.stringify({ id: `j${i}`, command: `echo ${"x".repeat(2000)}` }),
-    );
-    const seeded = await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") });
-    assert.equal(seeded.code, 0, seeded.stderr);
-    const data = await Deno.readFile(db);
-    const page = 4096;
-    for (let off = data.length - 8 * page; off < data.length; off += page) {
-      data.fill(0xa5, off + 8, off + page);
+      // A real store whose last pages were overwritten.
+      await Deno.remove(db);
+      const lines = Array.from(
+        { length: 50 },
+        (_, i) => JSON.stringify({ id: `j${i}`, command: `echo ${"x".repeat(2000)}` }),
+      );
+      const seeded = await cli(home, ["enqueue", "-"], { stdin: lines.join("\n") });
+      assert.equal(seeded.code, 0, seeded.stderr);
+      const data = await Deno.readFile(db);
+      const page = 4096;
+      for (let off = data.length - 8 * page; off < data.length; off += page) {
+        data.fill(0xa5, off + 8, off + page);
+      }
+      await Deno.writeFile(db, data);
+      for (const args of [["list"], ["enqueue", '{"id":"new","command":"true"}']]) {
+        const result = await cli(home, args);
+        assertOneLineFailure(result, /corrupt/, `damaged pages: ${args[0]}`);
+      }
+    } finally {
+      await home.cleanup();
     }
-    await Deno.writeFile(db, data);
-    for (const args of [["list"], ["enqueue", '{"id":"new","command":"true"}']]) {
-      const result = await cli(home, args);
-      assertOneLineFailure(result, /corrupt/, `damaged pages: ${args[0]}`);
-    }
-  } finally {
-    await home.cleanup();
-  }
+  },
 });
 
 /** Whether SQLite says the store is locked for writing (a probe that does not wait). */
@@ -200,7 +214,7 @@ async function holdsOpen(pid: number, path: string): Promise<boolean> {
 Deno.test({
   ...needs(
     "a store locked by another process: commands give up with one line after QUEUECTL_BUSY_TIMEOUT_MS and write nothing; a worker waits the lock out",
-    await missingCommand("sqlite3"),
+    fileStoreOnly("SQLite file locks") ?? await missingCommand("sqlite3"),
   ),
   fn: lockedStore,
 });
@@ -332,7 +346,8 @@ async function canMountTmpfs(): Promise<boolean> {
 Deno.test({
   ...needs(
     "a full disk (a small tmpfs): a job's log fills it and the job's result stands; a store on it refuses new jobs with one line and keeps every earlier job whole",
-    await canMountTmpfs() ? null : "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)",
+    fileStoreOnly("a KV file on a full disk") ??
+      (await canMountTmpfs() ? null : "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"),
   ),
   fn: fullDisk,
 });

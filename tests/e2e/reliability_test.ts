@@ -104,7 +104,7 @@ async function readPid(path: string): Promise<number> {
 
 /** Opens the test's KV file directly, for checks the CLI does not print. */
 async function withKv<T>(home: TempHome, fn: (kv: Deno.Kv) => Promise<T>): Promise<T> {
-  const kv = await Deno.openKv(`${home.home}/queue.db`);
+  const kv = await home.store.open();
   try {
     return await fn(kv);
   } finally {
@@ -128,7 +128,7 @@ Deno.test("chaos: with a random worker SIGKILLed every 0.5 s, 500 jobs all compl
     );
     await ok(home, ["enqueue", "-"], { stdin: lines.join("\n") });
 
-    kv = await Deno.openKv(`${home.home}/queue.db`);
+    kv = await home.store.open();
     const store = kv;
     const live = new Map<number, string>(); // pid → worker id
     const add = (started: Started[]) => started.forEach((w) => live.set(w.pid, w.id));

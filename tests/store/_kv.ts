@@ -9,25 +9,31 @@ import { JOB_STATES } from "../../lib/job.ts";
 import { defaultConfig } from "../../lib/config.ts";
 import { newJob, parseJobSpec } from "../../lib/job_spec.ts";
 import { busyTolerant } from "../../lib/store/busy.ts";
+import { testStoreFor } from "../_helpers/store_mode.ts";
 import { finish } from "../../lib/state_machine.ts";
 import { countsGet } from "../../lib/store/counts.ts";
 import { jobCounterKeys, jobIndexKeys } from "../../lib/store/keys.ts";
 
-/** A KV file in a temp dir; `open()` gives more handles on the same file. */
+/** A store in a temp dir; `open()` gives more handles on the same store. */
 export interface TempKv {
   kv: Deno.Kv;
+  /** The KV file, or the KV Connect server's URL. */
   path: string;
   open(): Promise<Deno.Kv>;
   cleanup(): Promise<void>;
 }
 
-/** Opens a fresh KV file (wrapped like the CLI's, so a busy SQLite file is retried). */
+/**
+ * Opens a fresh store (wrapped like the CLI's, so a busy SQLite file is retried): a KV file,
+ * or a KV Connect server when the suite runs on one (see store_mode.ts).
+ */
 export async function tempKv(): Promise<TempKv> {
   const dir = await Deno.makeTempDir({ prefix: "queuectl-store-test-" });
-  const path = `${dir}/queue.db`;
+  const store = await testStoreFor(dir);
+  const path = store.db;
   const handles: Deno.Kv[] = [];
   const open = async () => {
-    const kv = busyTolerant(await Deno.openKv(path));
+    const kv = busyTolerant(await store.open(), { remote: store.server !== null });
     handles.push(kv);
     return kv;
   };
@@ -44,6 +50,7 @@ export async function tempKv(): Promise<TempKv> {
           // already closed
         }
       }
+      await store.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
