@@ -54,7 +54,7 @@ export async function workerRunAction(
     }
   };
   // A worker waits out another process's lock on the store instead of giving up.
-  const kv = await openStore(paths, { waitForLock: true });
+  const kv = await openStore(paths, { waitForLock: true, onWait: write });
   const started = performance.now();
   let summary: WorkerSummary;
   // A drain on a terminal draws a progress line instead of a line per job (not under CI,

@@ -67,6 +67,12 @@ export interface GuardOptions {
   /** A KV Connect store: a call that waits too long found the server silent, not a lock. */
   remote?: boolean;
   /**
+   * Told when store calls have been waiting for SLOW_CALL_MS (the server is down, the file
+   * locked: Deno's KV Connect client retries with a capped backoff by itself), and again
+   * when the store answers. Workers write it to their log.
+   */
+  onWait?: (message: string) => void;
+  /**
    * Milliseconds one call may wait (for a lock held by another process) before it fails;
    * Infinity waits as long as it takes (workers). Default: busyTimeoutMs().
    */
@@ -100,16 +106,23 @@ export function storeError(error: unknown, path: string): unknown {
 interface Guard {
   path: string;
   remote: boolean;
+  onWait: ((message: string) => void) | null;
+  /** When the current wait was reported (null: no call is known to be waiting). */
+  waitingSince: number | null;
   timeoutMs: number;
   /** Set once a call gave up waiting: the store's thread is stuck, so close() must not wait. */
   wedged: boolean;
 }
 
+/** How long store calls wait before a guard with `onWait` says so. */
+export const SLOW_CALL_MS = 5_000;
+
 /** Runs one store call with busy retries, a deadline and clear errors. */
 function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
-  const call = retryBusy(fn).catch((error) => {
+  let call = retryBusy(fn).catch((error) => {
     throw storeError(error, guard.path);
   });
+  if (guard.onWait) call = noticed(guard, call);
   if (!Number.isFinite(guard.timeoutMs)) return call;
   let cancel = () => {};
   const deadline = new Promise<never>((_, reject) => {
@@ -124,6 +137,27 @@ function guarded<T>(guard: Guard, fn: () => Promise<T>): Promise<T> {
     }
   });
   return Promise.race([call, deadline]).finally(() => cancel());
+}
+
+/** Reports a call that waits SLOW_CALL_MS (once per outage), and the store's return. */
+function noticed<T>(guard: Guard, call: Promise<T>): Promise<T> {
+  const timer = setTimeout(() => {
+    if (guard.waitingSince !== null) return;
+    guard.waitingSince = Date.now() - SLOW_CALL_MS;
+    const what = guard.remote ? "not answering" : "not answering (locked?)";
+    guard.onWait?.(
+      `store "${guard.path}" ${what} for ${
+        SLOW_CALL_MS / 1000
+      }s; waiting for it (retried with backoff)`,
+    );
+  }, SLOW_CALL_MS);
+  return call.finally(() => {
+    clearTimeout(timer);
+    if (guard.waitingSince === null) return;
+    const seconds = Math.round((Date.now() - guard.waitingSince) / 100) / 10;
+    guard.waitingSince = null;
+    guard.onWait?.(`store "${guard.path}" answering again after ${seconds}s`);
+  });
 }
 
 /**
@@ -172,6 +206,8 @@ export function busyTolerant(kv: Deno.Kv, options: GuardOptions = {}): Deno.Kv {
   const guard: Guard = {
     path: options.path ?? "queue.db",
     remote: options.remote ?? false,
+    onWait: options.onWait ?? null,
+    waitingSince: null,
     timeoutMs: options.timeoutMs ?? busyTimeoutMs(),
     wedged: false,
   };

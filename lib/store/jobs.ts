@@ -19,11 +19,12 @@ import {
   jobKey,
   queueKey,
   uniqueKey,
+  WAKE_KEY,
 } from "./keys.ts";
 import { FINAL_STATES } from "../job.ts";
-import { releaseDependency } from "../state_machine.ts";
+import { isBlocked, isDue, releaseDependency } from "../state_machine.ts";
 import { addStats, type StatsGather } from "./stats.ts";
-import { storeLimits } from "./limits.ts";
+import { isKvConnect, storeLimits } from "./limits.ts";
 
 /** A job with the versionstamp it was read at. */
 export interface JobEntry {
@@ -106,6 +107,20 @@ export function addJobChange(
   if (heldBefore && !heldAfter) op.delete(heldBefore);
 }
 
+/** Whether a job can be claimed now (pending or failed, due, not waiting for others). */
+function readyNow(job: Job): boolean {
+  return (job.state === "pending" || job.state === "failed") && !isBlocked(job) &&
+    isDue(job, new Date());
+}
+
+/**
+ * On a KV Connect store, adds to a commit that makes a job ready the bump of WAKE_KEY that
+ * idle workers on every host watch (a sum: concurrent commits never conflict on it).
+ */
+function wakeWorkersIn(kv: Deno.Kv, op: Deno.AtomicOperation): void {
+  if (isKvConnect(kv)) op.sum(WAKE_KEY, ONE);
+}
+
 /** Counter changes gathered over many jobs, written as one `sum` per counter. */
 export class CounterSums {
   #sums = new Map<string, { key: Deno.KvKey; n: number }>();
@@ -179,6 +194,7 @@ async function addRelease(
     op.check({ key: jobKey(id), versionstamp: child.versionstamp });
     addJobChange(op, child.job, next.job);
     addStats(op, child.job, next.job);
+    if (readyNow(next.job)) wakeWorkersIn(kv, op);
     if (FINAL_STATES.includes(next.job.state)) finished.push(next.job);
   }
   return { finished, edges: ids.length };
@@ -312,6 +328,7 @@ export async function addChange(
     op.set(attemptKey(extras.attempt.job_id, extras.attempt.attempt), extras.attempt);
   }
   extras.more?.(op);
+  if (after && readyNow(after)) wakeWorkersIn(kv, op);
   if (!after || !finishes(before.job, after)) return { finished: [] };
   // Dependents are released by the commit that finishes the job they wait for.
   const marker = extras.dependents ?? await dependentsMarkerGet(kv, after.id);
@@ -474,6 +491,7 @@ function keySize(key: Deno.KvKey): number {
 
 async function commitInsert(kv: Deno.Kv, jobs: Job[], queues: Set<string>): Promise<boolean> {
   const op = kv.atomic();
+  if (jobs.some(readyNow)) wakeWorkersIn(kv, op);
   const sums = new CounterSums();
   for (const job of jobs) {
     op.check({ key: jobKey(job.id), versionstamp: null });
@@ -558,6 +576,7 @@ export async function jobInsertOne(kv: Deno.Kv, job: Job): Promise<InsertOneResu
       op.set(depKey(parent, job.id), null).sum(dependentsKey(parent), 1n);
     }
     op.set(queueKey(job.queue), null);
+    if (readyNow(next)) wakeWorkersIn(kv, op);
     if ((await op.commit()).ok) return { kind: "inserted", job: next };
     const existing = await jobGet(kv, job.id);
     if (existing) return { kind: "duplicate_id", existing: existing.job };

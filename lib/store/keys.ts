@@ -126,6 +126,12 @@ export const logStreamPrefix = (id: string, attempt: number, stream: "out" | "er
 /** Prefix of every output chunk of a job. */
 export const logPrefix = (id: string): Deno.KvKey => ["log", id];
 
+/**
+ * A counter that commits making a job ready bump on a KV Connect store; idle workers on
+ * every host `watch` it to claim at once (a local file's watch sees only its own process).
+ */
+export const WAKE_KEY: Deno.KvKey = ["wake"];
+
 /** A worker's record (heartbeat, current job, stop request). */
 export const workerKey = (id: string): Deno.KvKey => ["worker", id];
 /** Prefix of the worker records. */

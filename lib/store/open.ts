@@ -14,7 +14,10 @@ export interface OpenOptions {
    * up after `$QUEUECTL_BUSY_TIMEOUT_MS` (commands).
    */
   waitForLock?: boolean;
-  /** Told (a worker logs it) each time a wait for an unreachable store begins. */
+  /**
+   * Told (a worker logs it) when opening or a call waits for an unreachable KV Connect
+   * store, and when it answers again (see GuardOptions.onWait).
+   */
   onWait?: (message: string) => void;
 }
 
@@ -96,6 +99,7 @@ async function openRemote(url: URL, dbPath: string, options: OpenOptions): Promi
         path: label,
         remote: true,
         timeoutMs: options.waitForLock ? Infinity : undefined,
+        onWait: options.onWait,
       });
     }
     // The abandoned attempt may still connect later: close what it opens.

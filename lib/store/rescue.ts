@@ -39,6 +39,14 @@ export async function rescue(kv: Deno.Kv, options: RescueOptions): Promise<Rescu
   };
 }
 
+/** When the earliest scheduled job is due (ms since the epoch), or null when none is. */
+export async function nextScheduledAt(kv: Deno.Kv): Promise<number | null> {
+  for await (const entry of kv.list({ prefix: SCHEDULED_PREFIX }, { limit: 1 })) {
+    return entry.key[1] as number;
+  }
+  return null;
+}
+
 /** Moves scheduled jobs whose `next_run_at` has passed to the ready index. */
 export async function promoteDue(kv: Deno.Kv, now: Date, limit: number): Promise<number> {
   const ids = await dueIds(kv, SCHEDULED_PREFIX, scheduledKey(now.getTime() + 1, ""), limit);

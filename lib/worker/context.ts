@@ -40,6 +40,20 @@ export const DEFAULT_TIMING: WorkerTiming = {
   configMs: 2000,
 };
 
+/**
+ * On a KV Connect store every request crosses the network: an idle worker there relies on
+ * the store watch to wake it (see storeWatchWakeSource) and polls and tidies up rarely,
+ * to stay under 2 requests a second.
+ */
+export const KV_CONNECT_TIMING: Partial<WorkerTiming> = {
+  idleMaxMs: 10_000,
+  controlMs: 3000,
+  rescueMs: 5000,
+  sweepMs: 10_000,
+  scheduleMs: 2000,
+  configMs: 10_000,
+};
+
 /** The settings as last read, and when. */
 export interface ConfigCache {
   config: Config | null;
@@ -60,6 +74,11 @@ export interface ErrorState {
   fatal: Error | null;
 }
 
+/** The time (ms since the epoch) the next scheduled job is due; null: none is scheduled. */
+export interface NextDue {
+  at: number | null;
+}
+
 /** Everything a worker's units share. */
 export interface WorkerContext {
   kv: Deno.Kv;
@@ -78,6 +97,11 @@ export interface WorkerContext {
   claims: ClaimCacheState;
   control: ControlState;
   wakeups: Wakeups;
+  /**
+   * When the next scheduled job (a delay, a retry's backoff) is due, as the rescuer last
+   * read it; idle lanes wake for it. Null where the rescuer polls often (a local file).
+   */
+  nextDue: NextDue | null;
   upkeep: UpkeepState;
   /** Work left after finishing commits landed, awaited before the worker exits. */
   landing: Set<Promise<void>>;

@@ -21,6 +21,14 @@ export type StepOutcome =
   | { kind: "idle"; woken: boolean }
   | { kind: "drained" };
 
+/** A lane's idle wait (grown while nothing is ready), and whether a wake-up ended it. */
+export interface LaneWait {
+  ms: number;
+  woken?: boolean;
+  /** When this lane last ran its upkeep (Date.now()). */
+  upkeepAt?: number;
+}
+
 /** Runs the upkeep due for this lane; a failed task is thrown (it counts as a store error). */
 export async function laneUpkeep(ctx: WorkerContext, lane: number): Promise<void> {
   const outcome = await upkeepRun(ctx.upkeep, {
@@ -46,9 +54,16 @@ async function nothingLeft(ctx: WorkerContext): Promise<boolean> {
 export async function laneStep(
   ctx: WorkerContext,
   lane: number,
-  wait: { ms: number },
+  wait: LaneWait,
 ): Promise<StepOutcome> {
-  await laneUpkeep(ctx, lane);
+  // Woken by a wake-up: claim first (the upkeep waits for the next step, unless it has
+  // not run for a rescuer's period), so that a new job starts without the upkeep's reads.
+  const now = Date.now();
+  if (!wait.woken || now - (wait.upkeepAt ?? 0) >= ctx.timing.rescueMs) {
+    await laneUpkeep(ctx, lane);
+    wait.upkeepAt = now;
+  }
+  wait.woken = false;
   const config = await configCurrent(ctx);
   const wakeupsBefore = ctx.wakeups.count;
   const claimed = await jobClaimNext(ctx.kv, claimOptionsFor(ctx, config, lane));
@@ -68,12 +83,16 @@ export async function laneStep(
   if (claimed.kind === "contended") return { kind: "contended" };
   if (ctx.drain && await nothingLeft(ctx)) return { kind: "drained" };
   if (ctx.wakeups.count === wakeupsBefore) {
-    await idle(wait.ms, { stop: ctx.control.stopping.signal, wakeable: ctx.wakeups });
+    // No longer than until the next scheduled job is due (its promotion makes it ready).
+    const due = ctx.nextDue?.at;
+    const ms = due == null ? wait.ms : Math.min(wait.ms, Math.max(due - Date.now(), 0) + 1);
+    await idle(ms, { stop: ctx.control.stopping.signal, wakeable: ctx.wakeups });
   }
   // Woken, during the claim or the wait (a job was enqueued on this host): look again at
   // once, and soon after.
   const woken = ctx.wakeups.count !== wakeupsBefore;
   wait.ms = woken ? ctx.timing.idleMinMs : Math.min(wait.ms * 2, ctx.timing.idleMaxMs);
+  wait.woken = woken;
   return { kind: "idle", woken };
 }
 
@@ -83,7 +102,7 @@ export async function laneStep(
  * jobs go back) and the error is kept as fatal.
  */
 export async function laneRun(ctx: WorkerContext, lane: number): Promise<void> {
-  const wait = { ms: ctx.timing.idleMinMs };
+  const wait: LaneWait = { ms: ctx.timing.idleMinMs };
   const stopping = ctx.control.stopping.signal;
   while (!stopping.aborted) {
     try {

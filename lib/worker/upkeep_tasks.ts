@@ -7,25 +7,38 @@
 import { backoffSettings } from "../config.ts";
 import type { Paths } from "../paths.ts";
 import { releaseStranded } from "../store/jobs.ts";
-import { rescue } from "../store/rescue.ts";
+import { nextScheduledAt, rescue } from "../store/rescue.ts";
 import { purgeFinished } from "../store/purge.ts";
 import { laneStatsRollUp } from "../store/stats.ts";
 import { minuteOf } from "../stats.ts";
+import type { NextDue } from "./context.ts";
 import type { PeriodicTask } from "./upkeep.ts";
 
-/** Puts back jobs whose lease ran out (their worker is gone), every `everyMs`. */
-export function rescuerTask(kv: Deno.Kv, everyMs: number): PeriodicTask {
+/**
+ * Puts back jobs whose lease ran out (their worker is gone) and promotes scheduled jobs
+ * that are due, every `everyMs`; with `nextDue`, also reads when the next scheduled job is
+ * due and runs again by then.
+ */
+export function rescuerTask(kv: Deno.Kv, everyMs: number, nextDue?: NextDue | null): PeriodicTask {
+  let ranAt = 0;
   return {
     name: "rescue",
     atStart: true,
-    everyMs: () => everyMs,
+    everyMs: () =>
+      nextDue?.at == null ? everyMs : Math.max(0, Math.min(everyMs, nextDue.at - ranAt)),
     run: async ({ config }) => {
+      ranAt = Date.now();
       await rescue(kv, {
         now: new Date(),
         backoff: backoffSettings(config),
         maxLost: config["max-lost"],
         random: Math.random,
       });
+      if (nextDue) {
+        // One still due after the pass could not be promoted: no point waking for it.
+        const at = await nextScheduledAt(kv);
+        nextDue.at = at !== null && at > Date.now() ? at : null;
+      }
     },
   };
 }
@@ -84,11 +97,11 @@ export function statsRollUpTask(kv: Deno.Kv): PeriodicTask {
 export function standardTasks(
   kv: Deno.Kv,
   paths: Paths,
-  timing: { rescueMs: number; sweepMs: number },
+  timing: { rescueMs: number; sweepMs: number; nextDue?: NextDue | null },
 ): PeriodicTask[] {
   return [
     strandedSweepTask(kv, timing.sweepMs),
-    rescuerTask(kv, timing.rescueMs),
+    rescuerTask(kv, timing.rescueMs, timing.nextDue),
     pruneTask(kv, paths),
     statsRollUpTask(kv),
   ];

@@ -5,6 +5,8 @@
  * @module
  */
 import { type Paths, wakeSocketPath } from "../paths.ts";
+import { WAKE_KEY } from "../store/keys.ts";
+import { isKvConnect } from "../store/limits.ts";
 import { wakeListen } from "./wake_socket.ts";
 
 /** Something that can tell a worker a job may be ready (a socket, a store watch, …). */
@@ -68,6 +70,31 @@ export function socketWakeSource(paths: Paths, workerId: string): WakeSource {
     listen: async (onWake) => {
       const socket = wakeSocketPath(paths.dbPath, workerId);
       return socket ? await wakeListen(socket, onWake) : null;
+    },
+  };
+}
+
+/**
+ * A watch on the store's WAKE_KEY, which commits making a job ready bump: on a KV Connect
+ * store it wakes idle workers on every host (one long-lived request, no polling). Null on
+ * a local file, whose watch does not see other processes' writes.
+ */
+export function storeWatchWakeSource(kv: Deno.Kv): WakeSource {
+  return {
+    name: "store watch",
+    listen: (onWake) => {
+      if (!isKvConnect(kv)) return Promise.resolve(null);
+      const reader = kv.watch([WAKE_KEY]).getReader();
+      const reading = (async () => {
+        await reader.read(); // the first value is the key as it is now
+        while (!(await reader.read()).done) onWake();
+      })().catch(() => {}); // cancelled, or the store closed
+      return Promise.resolve({
+        close: async () => {
+          await reader.cancel().catch(() => {});
+          await reading;
+        },
+      });
     },
   };
 }

@@ -6,7 +6,14 @@
  */
 import type { Paths } from "../paths.ts";
 import { workerPut, type WorkerRecord, workerRemove } from "../store/workers.ts";
-import { configCurrent, DEFAULT_TIMING, type WorkerContext, type WorkerTiming } from "./context.ts";
+import {
+  configCurrent,
+  DEFAULT_TIMING,
+  KV_CONNECT_TIMING,
+  type WorkerContext,
+  type WorkerTiming,
+} from "./context.ts";
+import { isKvConnect } from "../store/limits.ts";
 import { controlNew, controlPoll, controlStop, storeRequests } from "./control.ts";
 import {
   errorLine,
@@ -22,6 +29,7 @@ import { standardTasks } from "./upkeep_tasks.ts";
 import { type ScheduleFiring, scheduleFiringStart } from "./schedule_firing.ts";
 import {
   socketWakeSource,
+  storeWatchWakeSource,
   type WakeSource,
   wakeSourcesListen,
   type WakeSubscription,
@@ -63,8 +71,15 @@ export interface WorkerHandle {
 
 /** The state a worker's units share, fresh (exported for tests that drive one unit). */
 export function workerContext(options: WorkerOptions): WorkerContext {
-  const timing = { ...DEFAULT_TIMING, ...options.timing };
+  const timing = {
+    ...DEFAULT_TIMING,
+    ...(isKvConnect(options.kv) ? KV_CONNECT_TIMING : {}),
+    ...options.timing,
+  };
   const { kv } = options;
+  // On a KV Connect store the rescuer and idle lanes poll rarely: they wake in time for
+  // the next scheduled job instead (a local file's rescuer runs every 250 ms anyway).
+  const nextDue = isKvConnect(kv) ? { at: null } : null;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
   const control = controlNew();
   return {
@@ -80,11 +95,14 @@ export function workerContext(options: WorkerOptions): WorkerContext {
       if (controlStop(control, force)) emit({ kind: "stopping", force, source });
     },
     config: { config: null, at: 0 },
-    claims: { current: null, maxAgeMs: 500, contendedAt: 0 },
+    // Queue settings change rarely and every claim commit checks them: on a KV Connect
+    // store they are read again less often (a changed setting fails the claim's check).
+    claims: { current: null, maxAgeMs: isKvConnect(kv) ? 5000 : 500, contendedAt: 0 },
     control,
     wakeups: wakeupsNew(),
+    nextDue: nextDue,
     upkeep: upkeepNew(
-      [...standardTasks(kv, options.paths, timing), ...options.upkeep ?? []],
+      [...standardTasks(kv, options.paths, { ...timing, nextDue }), ...options.upkeep ?? []],
       Date.now(),
     ),
     landing: new Set(),
@@ -127,7 +145,11 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
         .finally(() => controlBusy = false);
     }, timing.controlMs);
     try {
-      const sources = [socketWakeSource(options.paths, options.id), ...options.wakeSources ?? []];
+      const sources = [
+        socketWakeSource(options.paths, options.id),
+        storeWatchWakeSource(kv),
+        ...options.wakeSources ?? [],
+      ];
       subscriptions = await wakeSourcesListen(sources, ctx.wakeups);
       await startPass(ctx);
       firing = scheduleFiringStart(kv, { everyMs: timing.scheduleMs, emit: ctx.emit });

@@ -46,8 +46,10 @@ export interface KvServer {
   kill(): Promise<void>;
   /** Starts the server again on the same file and port. */
   restart(): Promise<void>;
-  /** Kills the server; with `removeFile`, its SQLite files go too. */
+  /** Kills the server and removes the temp dir it made (a given `path` stays). */
   stop(): Promise<void>;
+  /** Requests served since it started, per path (`/v2/snapshot_read`, …). */
+  requests(): Promise<Record<string, number>>;
 }
 
 /**
@@ -79,6 +81,10 @@ export async function startKvServer(
       await server.kill();
       proc = await spawnServer(path, token, server.port);
       server.pid = proc.child.pid;
+    },
+    async requests() {
+      const res = await fetch(`${server.url}/_requests`);
+      return await res.json();
     },
     async stop() {
       await server.kill();
@@ -175,9 +181,14 @@ interface Backend {
   token: string;
 }
 
+/** Requests served, per data path endpoint (GET /_requests reads them: tests count them). */
+const served: Record<string, number> = {};
+
 async function handle(req: Request, backend: Backend): Promise<Response> {
-  if (req.method !== "POST") return text(405, "Method not allowed.");
   const url = new URL(req.url);
+  if (req.method === "GET" && url.pathname === "/_requests") return Response.json(served);
+  if (req.method !== "POST") return text(405, "Method not allowed.");
+  served[url.pathname] = (served[url.pathname] ?? 0) + 1;
   if (!url.pathname.startsWith("/v2/")) return await metadata(req, backend);
   if (bearer(req) !== backend.token) return text(401, "Invalid access token.");
   const version = req.headers.get("x-denokv-version");
