@@ -114,6 +114,7 @@ const SPECS: Record<ConfigKey, KeySpec> = {
     description: "how long completed jobs are kept before workers purge them (0: kept for ever)",
   },
   "store-log-bytes": {
+    unit: "bytes",
     default: 1024 * 1024,
     integer: true,
     check: between(0, MAX_STORE_LOG_BYTES),

@@ -67,9 +67,15 @@ export function q(
   return runOk([...target.argv, ...args], { env: home.env, cwd: home.dir, ...options });
 }
 
-/** Opens the home's store in this process (as the CLI does: busy-tolerant). */
+/**
+ * Opens the home's store in this process (as the CLI does: busy-tolerant): its file, or
+ * the KV Connect server its env names (QUEUECTL_DB, with the token set in this process).
+ */
 export function openHomeStore(home: Home): Promise<Deno.Kv> {
-  return openStore(resolvePaths({ QUEUECTL_HOME: home.dir }));
+  if (home.env.DENO_KV_ACCESS_TOKEN) {
+    Deno.env.set("DENO_KV_ACCESS_TOKEN", home.env.DENO_KV_ACCESS_TOKEN);
+  }
+  return openStore(resolvePaths({ QUEUECTL_HOME: home.dir, QUEUECTL_DB: home.env.QUEUECTL_DB }));
 }
 
 /** Runs `fn` with the home's store open in this process, closing it afterwards. */

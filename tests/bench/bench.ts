@@ -13,6 +13,7 @@
 import { killAll, removeTempDirs } from "./_harness.ts";
 import { compiledTarget, denoTarget, type Target } from "./_queuectl.ts";
 import { tspAvailable } from "./_peers.ts";
+import { remote } from "./_remote.ts";
 import { renderTable, type Row, rowsJson } from "./_report.ts";
 import {
   batch,
@@ -37,7 +38,18 @@ interface Args {
   only: Set<string> | null;
 }
 
-const SECTIONS = ["w1", "w2", "w3", "w4", "batch", "pickup", "output", "scale", "claim"];
+const SECTIONS = [
+  "w1",
+  "w2",
+  "w3",
+  "w4",
+  "batch",
+  "pickup",
+  "output",
+  "scale",
+  "claim",
+  "remote",
+];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, json: null, compiled: null, only: null };
@@ -150,6 +162,7 @@ async function main(): Promise<number> {
     await section("output", () => output(ctx));
     await section("scale", () => scale(ctx));
     if (!claimOnW4 || !want("w4")) await section("claim", () => claim(ctx));
+    await section("remote", () => remote(ctx));
   } finally {
     await killAll();
     Deno.removeSignalListener("SIGINT", onSignal);
