@@ -38,7 +38,7 @@ Deno.test({
       );
       await ok(["enqueue", "-"], lines.join("\n"));
       const started = JSON.parse(
-        (await ok(["worker", "start", "--count", "2", "--concurrency", "2", "--json"])).stdout,
+        (await ok(["worker", "start", "--count", "2", "--separate", "--json"])).stdout,
       ) as { pid: number; log_file?: string; logFile?: string }[];
       pids.push(...started.map((w) => w.pid));
       const completed = async () =>

@@ -110,7 +110,7 @@ Deno.test({
         const result = await statusOf(home, { QUEUECTL_DB: bad, DENO_KV_ACCESS_TOKEN: "t" });
         assertOneLine(result, 2, /^Invalid store ".*": expected a file path or an http/);
       }
-      const noToken = await statusOf(home, { QUEUECTL_DB: server.url });
+      const noToken = await statusOf(home, { QUEUECTL_DB: server.url, DENO_KV_ACCESS_TOKEN: "" });
       assertOneLine(noToken, 2, /is a KV Connect URL: set DENO_KV_ACCESS_TOKEN/);
       const wrong = await statusOf(home, { QUEUECTL_DB: server.url, DENO_KV_ACCESS_TOKEN: "nope" });
       assertOneLine(
