@@ -129,6 +129,14 @@ export function storeLabel(dbPath: string): string {
   }
 }
 
+/**
+ * The marker a worker writes while it finds the store unavailable (beside the worker logs,
+ * on this host), so that `status` can say so when the store cannot be written.
+ */
+export function workerOutageFile(dataDir: string, workerId: string): string {
+  return join(dataDir, "workers", `${safeName(workerId)}.outage`);
+}
+
 /** Log file of one attempt of a job; `stream` is `out` or `err`. */
 export function attemptLogPath(
   logDir: string,

@@ -13,6 +13,7 @@ import {
   sendSignal,
 } from "./process.ts";
 import { finish } from "./state_machine.ts";
+import { type OutageMarker, outageMarkersRead } from "./worker/outage.ts";
 import { OperationError } from "./errors.ts";
 
 import { unreportedAttempt } from "./job.ts";
@@ -250,31 +251,58 @@ async function isOurWorker(record: WorkerRecord, snapshot?: ProcessSnapshot): Pr
     info.startedAt.getTime() <= Date.parse(record.started_at) + START_SLACK_MS;
 }
 
-/** Removes records of workers that are gone; returns the live ones. */
-export async function workerListLive(kv: Deno.Kv, host: string): Promise<WorkerRecord[]> {
-  const live: WorkerRecord[] = [];
+/** A live worker, and since when it has found the store unavailable (null: it has not). */
+export type LiveWorker = WorkerRecord & { store_unavailable_since: string | null };
+
+/**
+ * Removes records of workers that are gone; returns the live ones. With `dataDir`, a worker
+ * of this host that left an outage marker there (it cannot write to the store, so its
+ * heartbeat is old) is live while its process is, and says since when. A store that cannot
+ * be written keeps its stale records for a later call to remove.
+ */
+export async function workerListLive(
+  kv: Deno.Kv,
+  host: string,
+  options: { dataDir?: string } = {},
+): Promise<LiveWorker[]> {
+  const live: LiveWorker[] = [];
   const now = new Date();
   const records = await workerList(kv);
   let snapshot: ProcessSnapshot = null;
-  if (records.some((r) => r.host === host)) {
+  const ours = records.filter((r) => r.host === host);
+  if (ours.length > 0) {
     const table = await processTable();
     snapshot = table && new Map(table.map((p) => [p.pid, p]));
   }
+  const markers = options.dataDir
+    ? await outageMarkersRead(options.dataDir, ours.map((r) => r.id))
+    : new Map<string, OutageMarker>();
   for (const record of records) {
-    if (await isStale(record, host, now, snapshot)) await workerRemove(kv, record.id);
-    else live.push(record);
+    const marker = markers.get(record.id);
+    const stale = marker
+      ? !await isOurWorker(record, snapshot)
+      : await isStale(record, host, now, snapshot);
+    if (stale) await workerRemove(kv, record.id).catch(() => {});
+    else {
+      const since = marker && marker.back_at === null ? marker.since : null;
+      live.push({ ...record, store_unavailable_since: since });
+    }
   }
   return live;
 }
 
 /** A live worker with the jobs it is running. */
-export type WorkerView = WorkerRecord & {
+export type WorkerView = LiveWorker & {
   jobs: { id: string; command: string; started_at: string | null }[];
 };
 
 /** Live workers (stale records removed) with their current jobs, from the processing index. */
-export async function workersView(kv: Deno.Kv, host: string): Promise<WorkerView[]> {
-  const workers = await workerListLive(kv, host);
+export async function workersView(
+  kv: Deno.Kv,
+  host: string,
+  options: { dataDir?: string } = {},
+): Promise<WorkerView[]> {
+  const workers = await workerListLive(kv, host, options);
   const processing = await jobList(kv, { state: "processing" });
   return workers.map((w) => ({
     ...w,

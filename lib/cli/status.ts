@@ -9,6 +9,8 @@ import { validateJobId } from "../job_spec.ts";
 import { attemptList, jobGet, jobList, jobScan } from "../store/jobs.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { rescue } from "../store/rescue.ts";
+import { storeFaultOf } from "../store/fault.ts";
+import { outageSpare } from "../worker/outage.ts";
 import { statsRead } from "../store/stats.ts";
 import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues.ts";
 import { scheduleCounts } from "../store/schedule_views.ts";
@@ -34,17 +36,20 @@ export async function describeWorkers(
 ): Promise<string> {
   if (view.length === 0) return "No workers running\n";
   const now = new Date();
-  const rows = view.map((w) => [
-    w.id,
-    w.pid,
-    w.host,
-    ctx.stdoutIsTty() ? formatRelative(w.started_at, now) : w.started_at,
-    w.jobs.length === 0
+  const rows = view.map((w) => {
+    const jobs = w.jobs.length === 0
       ? "idle"
       : w.jobs.map((j) =>
         `${j.id} (${j.started_at ? formatDuration(now.getTime() - Date.parse(j.started_at)) : "?"})`
-      ).join(", "),
-  ]);
+      ).join(", ");
+    const outage = w.store_unavailable_since
+      ? `store unavailable since ${w.store_unavailable_since} (${
+        formatDuration(now.getTime() - Date.parse(w.store_unavailable_since))
+      }); `
+      : "";
+    const started = ctx.stdoutIsTty() ? formatRelative(w.started_at, now) : w.started_at;
+    return [w.id, w.pid, w.host, started, outage + jobs];
+  });
   return await renderTable(
     ["WORKER", "PID", "HOST", "STARTED", "RUNNING"],
     rows,
@@ -60,9 +65,17 @@ function storeOf(paths: Paths): { kind: "file" | "kv_connect"; location: string 
   };
 }
 
-/** Returns lapsed leases and due jobs to where they belong, so counts shown are true. */
-async function settle(kv: Deno.Kv): Promise<void> {
-  await rescue(kv, { now: new Date() });
+/**
+ * Returns lapsed leases and due jobs to where they belong, so counts shown are true; jobs
+ * of workers on this host waiting out a store outage are left to them. A store that cannot
+ * be written now (read-only, full, unreachable) is shown as it is.
+ */
+async function settle(kv: Deno.Kv, paths: Paths): Promise<void> {
+  try {
+    await rescue(kv, { now: new Date(), spare: outageSpare(paths.dataDir) });
+  } catch (error) {
+    if (storeFaultOf(error).kind !== "unavailable") throw error;
+  }
 }
 
 /** `status`: counts per state and the live workers; `--watch` redraws every second on a TTY. */
@@ -73,14 +86,14 @@ export async function statusAction(
 ): Promise<number> {
   const read = () =>
     withStore(paths, async (kv) => {
-      await settle(kv);
+      await settle(kv, paths);
       const now = new Date();
       const recent = await statsRead(kv, { since: new Date(now.getTime() - 5 * 60_000), now });
       const names = await queueNamesAll(kv);
       const settings = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
       return {
         counts: await countsGet(kv),
-        workers: await workersView(kv, ctx.hostname()),
+        workers: await workersView(kv, ctx.hostname(), { dataDir: paths.dataDir }),
         throughput: recent.completed_per_minute,
         paused: settings.filter((e) => e.settings.paused).map((e) => e.name),
         schedules: await scheduleCounts(kv),
@@ -200,7 +213,7 @@ export async function listAction(
     schedule !== undefined ||
     sort !== "created";
   const { jobs, total } = await withStore(paths, async (kv) => {
-    await settle(kv);
+    await settle(kv, paths);
     let jobs: Job[];
     if (!filtered) {
       jobs = await jobList(kv, { state, limit });

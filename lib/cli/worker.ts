@@ -256,6 +256,12 @@ function describeEvent(event: WorkerEvent): string {
       return `${event.job ? `${event.job.id}: ` : ""}warning: ${event.message}`;
     case "error":
       return `store error (will retry): ${event.message}`;
+    case "store_unavailable":
+      return `store unavailable since ${event.since}: ${event.reason}; waiting for it (retrying up to every 30s), running jobs keep running`;
+    case "store_back":
+      return `store back after ${
+        formatDuration(event.downMs)
+      } (unavailable since ${event.since}); carrying on`;
   }
 }
 
@@ -379,7 +385,10 @@ export async function workerStatusAction(
   paths: Paths,
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
-  const view = await withStore(paths, (kv) => workersView(kv, ctx.hostname()));
+  const view = await withStore(
+    paths,
+    (kv) => workersView(kv, ctx.hostname(), { dataDir: paths.dataDir }),
+  );
   if (options.json) ctx.out(toJson(view));
   else ctx.out(await describeWorkers(ctx, view, options.color));
   return 0;

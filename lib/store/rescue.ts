@@ -4,7 +4,7 @@
  * @module
  */
 
-import { unreportedAttempt } from "../job.ts";
+import { type Job, unreportedAttempt } from "../job.ts";
 import type { BackoffSettings } from "../backoff.ts";
 import { expireLease, promote } from "../state_machine.ts";
 import { jobCommitChange, jobGetMany } from "./jobs.ts";
@@ -28,6 +28,11 @@ export interface RescueOptions {
   maxLost?: number;
   limit?: number;
   random?: () => number;
+  /**
+   * Spares a job whose lease lapsed (true: leave it): its worker is known to be waiting out
+   * a store outage, not gone.
+   */
+  spare?: (job: Job) => Promise<boolean>;
 }
 
 /** Promotes due scheduled jobs and expires lapsed leases, up to `limit` of each. */
@@ -82,6 +87,7 @@ export async function expireLapsed(
       maxLost,
     });
     if (!next.ok) continue;
+    if (options.spare && await options.spare(entry.job)) continue;
     const workerId = entry.job.worker_id ?? "?";
     const outcome = { kind: "lost" as const, message: `lease of worker ${workerId} expired` };
     const worker = entry.job.worker_id ? await workerGet(kv, entry.job.worker_id) : null;

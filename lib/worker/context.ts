@@ -11,6 +11,7 @@ import { configLoad } from "../store/config.ts";
 import type { LaneStats } from "../store/stats.ts";
 import type { ControlState } from "./control.ts";
 import type { StopSource, WorkerEvent, WorkerSummary } from "./events.ts";
+import type { OutageState } from "./outage.ts";
 import type { UpkeepState } from "./upkeep.ts";
 import type { Wakeups } from "./wakeups.ts";
 
@@ -84,6 +85,8 @@ export interface WorkerContext {
   kv: Deno.Kv;
   paths: Paths;
   id: string;
+  /** This worker's process id (named in its outage marker). */
+  pid: number;
   host: string;
   /** Queues served; null for all. */
   queues: string[] | null;
@@ -109,6 +112,8 @@ export interface WorkerContext {
   errors: ErrorState;
   /** Each lane's statistics record of the current minute, as it last wrote it. */
   laneStats: Map<number, LaneStats>;
+  /** Whether the store is unavailable (and since when), or when it last came back. */
+  outage: OutageState;
 }
 
 /** The settings, read again once they are `timing.configMs` old. */

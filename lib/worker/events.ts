@@ -17,7 +17,9 @@ export type WorkerEvent =
   | { kind: "stopping"; force: boolean; source: StopSource }
   | { kind: "warning"; message: string; job?: Job }
   | { kind: "schedule"; outcome: Extract<FiringOutcome, { kind: "fired" | "skipped" }> }
-  | { kind: "error"; message: string };
+  | { kind: "error"; message: string }
+  | { kind: "store_unavailable"; since: string; reason: string }
+  | { kind: "store_back"; since: string; downMs: number };
 
 /** What a worker did over its life. */
 export interface WorkerSummary {

@@ -1,7 +1,8 @@
 /**
  * A lane: claim → run → finish, over and over, with upkeep between jobs, a growing idle
  * wait (cut short by wake-ups) when nothing is ready, and store errors retried after a
- * pause until too many come in a row.
+ * pause: an unavailable store for as long as it takes, other errors until too many come in
+ * a row.
  * @module
  */
 import { jobClaimNext } from "../store/claim.ts";
@@ -10,6 +11,7 @@ import { claimOptionsFor } from "./claims.ts";
 import { configCurrent, type WorkerContext } from "./context.ts";
 import { errorVerdict } from "./error_policy.ts";
 import { errorLine } from "./events.ts";
+import { outageFailed, outageOk, outagePause } from "./outage.ts";
 import { runJob } from "./run_job.ts";
 import { upkeepRun } from "./upkeep.ts";
 import { idle } from "./wakeups.ts";
@@ -73,9 +75,9 @@ export async function laneStep(
     while (next) {
       // A job is already claimed: an error here is reported, not thrown (it would leave
       // that job to wait out its lease).
-      await laneUpkeep(ctx, lane).catch((error) =>
-        ctx.emit({ kind: "error", message: errorLine(error) })
-      );
+      await laneUpkeep(ctx, lane).catch((error) => {
+        if (!outageFailed(ctx, error)) ctx.emit({ kind: "error", message: errorLine(error) });
+      });
       next = await runJob(ctx, next.entry, { lane, before: next.before });
     }
     return { kind: "ran" };
@@ -97,21 +99,29 @@ export async function laneStep(
 }
 
 /**
- * Steps until the worker stops or the drain is over. A store error is logged and retried
- * after a growing pause; when the error policy gives up, the worker stops by force (its
- * jobs go back) and the error is kept as fatal.
+ * Steps until the worker stops or the drain is over. An unavailable store (read-only, full,
+ * unreachable) is waited out with a pause growing to 30 s, said once in the log (see
+ * outage.ts); another store error is logged and retried after a growing pause, and when
+ * the error policy gives up, the worker stops by force (its jobs go back) and the error is
+ * kept as fatal.
  */
 export async function laneRun(ctx: WorkerContext, lane: number): Promise<void> {
   const wait: LaneWait = { ms: ctx.timing.idleMinMs };
   const stopping = ctx.control.stopping.signal;
   while (!stopping.aborted) {
     try {
-      if ((await laneStep(ctx, lane, wait)).kind === "drained") break;
+      const step = await laneStep(ctx, lane, wait);
+      if (step.kind === "ran") outageOk(ctx); // its claim was a write that landed
+      if (step.kind === "drained") break;
       ctx.errors.inARow = 0;
     } catch (error) {
+      if (outageFailed(ctx, error)) {
+        await idle(outagePause(ctx.outage), { stop: stopping, wakeable: ctx.wakeups });
+        continue;
+      }
       ctx.errors.inARow++;
       ctx.emit({ kind: "error", message: errorLine(error) });
-      const verdict = errorVerdict(ctx.errors.inARow);
+      const verdict = errorVerdict(ctx.errors.inARow, { kind: "other" });
       if (verdict.kind === "give_up") {
         ctx.errors.fatal ??= error instanceof Error ? error : new Error(String(error));
         ctx.stop(true, "error");

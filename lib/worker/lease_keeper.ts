@@ -85,6 +85,8 @@ export function leaseKeep(
     leaseSeconds: number;
     onLost: () => void;
     onError: (error: unknown) => void;
+    /** Called after each renewal that was written. */
+    onRenewed?: () => void;
     everyMs?: number;
   },
 ): LeaseKeeper {
@@ -102,7 +104,10 @@ export function leaseKeep(
     if (outcome.kind === "lost") {
       lost = true;
       options.onLost();
-    } else current = outcome.entry;
+    } else {
+      current = outcome.entry;
+      if (outcome.kind === "renewed") options.onRenewed?.();
+    }
   };
   const timer = setInterval(() => {
     const step = () => renew().catch(options.onError);

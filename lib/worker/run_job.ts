@@ -17,8 +17,10 @@ import { logChunkSink } from "../store/log_chunks.ts";
 import { claimOptionsFor } from "./claims.ts";
 import { configCurrent, type WorkerContext } from "./context.ts";
 import { errorLine } from "./events.ts";
-import { finishCommit, type Next } from "./finish.ts";
+import { finishCommit, type FinishInput, type FinishOutcome, type Next } from "./finish.ts";
 import { leaseKeep, storeLeases } from "./lease_keeper.ts";
+import { outageFailed, outageOk, outagePause } from "./outage.ts";
+import { idle } from "./wakeups.ts";
 
 /**
  * Runs a claimed job in lane `lane`; returns the next job when the commit that finished
@@ -123,12 +125,14 @@ async function runClaimed(
   const lease = leaseKeep(storeLeases(ctx.kv), claimed, {
     leaseSeconds: config["lease-seconds"],
     onLost: () => ctl.abort("stopped"), // someone else owns the job now: stop our copy
+    // An unavailable store is said once for the worker; the job keeps running meanwhile.
     onError: (error) =>
-      ctx.emit({
+      outageFailed(ctx, error) || ctx.emit({
         kind: "warning",
         job: lease.current().job,
         message: `lease renewal failed (will retry): ${errorLine(error)}`,
       }),
+    onRenewed: () => outageOk(ctx),
   });
   let followUp: Promise<ClaimCandidates | null> | null = null;
   let dependents: Promise<Deno.KvEntryMaybe<Deno.KvU64> | undefined> = Promise.resolve(
@@ -180,7 +184,7 @@ async function runClaimed(
     ctx.emit({ kind: "warning", job: held.entry.job, message: result.logError });
   }
   const attempt = attemptRecord(ctx, held.entry.job, result, new Date());
-  const finished = await finishCommit(ctx, held.entry, {
+  const finished = await finishRidingOut(ctx, held.entry, {
     outcome: result.outcome,
     attempt,
     config,
@@ -192,4 +196,28 @@ async function runClaimed(
     ctx.emit({ kind: "fenced", job: finished.job, detail: finished.detail });
   }
   return finished.kind === "finished" ? finished.next : null;
+}
+
+/**
+ * The finishing commit, tried again while the store is unavailable, for as long as it takes
+ * (its lease token still fences it when the store is back). A forced stop gives up waiting:
+ * the job then goes back when its lease runs out.
+ */
+async function finishRidingOut(
+  ctx: WorkerContext,
+  entry: JobEntry,
+  input: FinishInput,
+): Promise<FinishOutcome> {
+  const forced = ctx.control.forced.signal;
+  while (true) {
+    try {
+      const finished = await finishCommit(ctx, entry, input);
+      if (finished.kind === "finished") outageOk(ctx);
+      return finished;
+    } catch (error) {
+      if (!outageFailed(ctx, error) || forced.aborted) throw error;
+      // The store coming back (the heartbeat finds it) ends the wait early.
+      await idle(outagePause(ctx.outage), { stop: forced, wakeable: ctx.wakeups });
+    }
+  }
 }

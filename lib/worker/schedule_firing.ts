@@ -15,7 +15,12 @@ export interface ScheduleFiring {
 /** Starts firing due schedule ticks every `everyMs` (and once now); reports what it did. */
 export function scheduleFiringStart(
   kv: Deno.Kv,
-  options: { everyMs: number; emit: (event: WorkerEvent) => void },
+  options: {
+    everyMs: number;
+    emit: (event: WorkerEvent) => void;
+    /** Told of a failed pass first; true when it dealt with the error (no warning then). */
+    onError?: (error: unknown) => boolean;
+  },
 ): ScheduleFiring {
   let pass: Promise<void> | null = null;
   const fire = () => {
@@ -28,9 +33,10 @@ export function scheduleFiringStart(
           }
         }
       })
-      .catch((error) =>
-        options.emit({ kind: "warning", message: `firing schedules: ${errorLine(error)}` })
-      )
+      .catch((error) => {
+        if (options.onError?.(error)) return;
+        options.emit({ kind: "warning", message: `firing schedules: ${errorLine(error)}` });
+      })
       .finally(() => pass = null);
   };
   const timer = setInterval(fire, options.everyMs);

@@ -5,6 +5,7 @@
  * @module
  */
 import { backoffSettings } from "../config.ts";
+import type { Job } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { releaseStranded } from "../store/jobs.ts";
 import { nextScheduledAt, rescue } from "../store/rescue.ts";
@@ -17,9 +18,15 @@ import type { PeriodicTask } from "./upkeep.ts";
 /**
  * Puts back jobs whose lease ran out (their worker is gone) and promotes scheduled jobs
  * that are due, every `everyMs`; with `nextDue`, also reads when the next scheduled job is
- * due and runs again by then.
+ * due and runs again by then. Jobs `spare` says so of are left (their worker waits out a
+ * store outage, or renews their leases after one).
  */
-export function rescuerTask(kv: Deno.Kv, everyMs: number, nextDue?: NextDue | null): PeriodicTask {
+export function rescuerTask(
+  kv: Deno.Kv,
+  everyMs: number,
+  options: { nextDue?: NextDue | null; spare?: (job: Job) => Promise<boolean> } = {},
+): PeriodicTask {
+  const { nextDue, spare } = options;
   let ranAt = 0;
   return {
     name: "rescue",
@@ -33,6 +40,7 @@ export function rescuerTask(kv: Deno.Kv, everyMs: number, nextDue?: NextDue | nu
         backoff: backoffSettings(config),
         maxLost: config["max-lost"],
         random: Math.random,
+        spare,
       });
       if (nextDue) {
         // One still due after the pass could not be promoted: no point waking for it.
@@ -98,10 +106,11 @@ export function standardTasks(
   kv: Deno.Kv,
   paths: Paths,
   timing: { rescueMs: number; sweepMs: number; nextDue?: NextDue | null },
+  spare?: (job: Job) => Promise<boolean>,
 ): PeriodicTask[] {
   return [
     strandedSweepTask(kv, timing.sweepMs),
-    rescuerTask(kv, timing.rescueMs, timing.nextDue),
+    rescuerTask(kv, timing.rescueMs, { nextDue: timing.nextDue, spare }),
     pruneTask(kv, paths),
     statsRollUpTask(kv),
   ];

@@ -4,6 +4,7 @@
  * until stopped (or drained), and leaves no work behind when it exits.
  * @module
  */
+import type { Job } from "../job.ts";
 import type { Paths } from "../paths.ts";
 import { workerPut, type WorkerRecord, workerRemove } from "../store/workers.ts";
 import {
@@ -23,6 +24,14 @@ import {
   type WorkerSummary,
 } from "./events.ts";
 import { landingSettled } from "./finish.ts";
+import {
+  outageFailed,
+  outageNew,
+  outageOk,
+  outageSettle,
+  outageSpare,
+  rescueHeld,
+} from "./outage.ts";
 import { laneRun } from "./lane.ts";
 import { type PeriodicTask, upkeepNew, upkeepRun } from "./upkeep.ts";
 import { standardTasks } from "./upkeep_tasks.ts";
@@ -33,6 +42,7 @@ import {
   type WakeSource,
   wakeSourcesListen,
   type WakeSubscription,
+  wakeUp,
   wakeupsNew,
 } from "./wakeups.ts";
 
@@ -82,10 +92,20 @@ export function workerContext(options: WorkerOptions): WorkerContext {
   const nextDue = isKvConnect(kv) ? { at: null } : null;
   const emit = (event: WorkerEvent) => options.onEvent?.(event);
   const control = controlNew();
+  const outage = outageNew();
+  const config: WorkerContext["config"] = { config: null, at: 0 };
+  const spareWaiting = outageSpare(options.paths.dataDir);
+  // Right after an outage every lapsed lease is spared for a lease period (their workers
+  // renew them); else only those of this host's workers still waiting an outage out.
+  const spare = (job: Job) => {
+    const leaseMs = (config.config?.["lease-seconds"] ?? 30) * 1000;
+    return rescueHeld(outage, Date.now(), leaseMs) ? Promise.resolve(true) : spareWaiting(job);
+  };
   return {
     kv,
     paths: options.paths,
     id: options.id,
+    pid: options.pid,
     host: options.host,
     queues: options.queues,
     drain: options.drain,
@@ -94,7 +114,7 @@ export function workerContext(options: WorkerOptions): WorkerContext {
     stop: (force, source) => {
       if (controlStop(control, force)) emit({ kind: "stopping", force, source });
     },
-    config: { config: null, at: 0 },
+    config,
     // Queue settings change rarely and every claim commit checks them: on a KV Connect
     // store they are read again less often (a changed setting fails the claim's check).
     claims: { current: null, maxAgeMs: isKvConnect(kv) ? 5000 : 500, contendedAt: 0 },
@@ -102,13 +122,17 @@ export function workerContext(options: WorkerOptions): WorkerContext {
     wakeups: wakeupsNew(),
     nextDue: nextDue,
     upkeep: upkeepNew(
-      [...standardTasks(kv, options.paths, { ...timing, nextDue }), ...options.upkeep ?? []],
+      [
+        ...standardTasks(kv, options.paths, { ...timing, nextDue }, spare),
+        ...options.upkeep ?? [],
+      ],
       Date.now(),
     ),
     landing: new Set(),
     summary: summaryNew(),
     errors: { inARow: 0, fatal: null },
     laneStats: new Map(),
+    outage,
   };
 }
 
@@ -131,17 +155,28 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
     await workerPut(kv, record);
     let subscriptions: WakeSubscription[] = [];
     let firing: ScheduleFiring | null = null;
-    const heartbeat = setInterval(() => {
+    // The heartbeat is also how a worker finds the store back after an outage (a write that
+    // lands); it then beats at once and wakes its lanes.
+    const beat = () => {
       record.heartbeat_at = new Date().toISOString();
-      void workerPut(kv, record).catch(() => {});
-    }, timing.heartbeatMs);
+      workerPut(kv, record).then(() => {
+        outageOk(ctx);
+        const leaseMs = (ctx.config.config?.["lease-seconds"] ?? 30) * 1000;
+        outageSettle(ctx, Date.now(), leaseMs);
+      }, (error) => void outageFailed(ctx, error));
+    };
+    ctx.outage.onBack = () => {
+      beat();
+      wakeUp(ctx.wakeups);
+    };
+    const heartbeat = setInterval(beat, timing.heartbeatMs);
     let controlBusy = false;
     const controlTimer = setInterval(() => {
       if (controlBusy) return;
       controlBusy = true;
       controlPoll(control, storeRequests(kv), options.id)
         .then((polled) => polled.stop && stop(polled.stop.force, "request"))
-        .catch(() => {})
+        .catch((error) => void outageFailed(ctx, error))
         .finally(() => controlBusy = false);
     }, timing.controlMs);
     try {
@@ -152,7 +187,11 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       ];
       subscriptions = await wakeSourcesListen(sources, ctx.wakeups);
       await startPass(ctx);
-      firing = scheduleFiringStart(kv, { everyMs: timing.scheduleMs, emit: ctx.emit });
+      firing = scheduleFiringStart(kv, {
+        everyMs: timing.scheduleMs,
+        emit: ctx.emit,
+        onError: (error) => outageFailed(ctx, error),
+      });
       await Promise.all(Array.from({ length: options.concurrency }, (_, i) => laneRun(ctx, i)));
     } finally {
       await firing?.stop();
