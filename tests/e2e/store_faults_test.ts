@@ -95,7 +95,13 @@ Deno.test({
       const ids = ["f1", "f2", "f3", "f4", "f5", "f6"];
       const batch = ids.map((id) => JSON.stringify({ id, command: `sleep 3; echo ${id}` }));
       assert.equal((await cli(home, ["enqueue", "-"], { stdin: batch.join("\n") })).code, 0);
-      const workers = await json<{ pid: number; log: string }[]>(["worker", "start", "-n", "2"]);
+      const workers = await json<{ pid: number; log: string }[]>([
+        "worker",
+        "start",
+        "-n",
+        "2",
+        "--separate",
+      ]);
       pids.push(...workers.map((w) => w.pid));
       await waitFor(async () => (await json<Status>(["status"])).counts.processing === 2, {
         timeoutMs: 20_000,
@@ -112,7 +118,11 @@ Deno.test({
         return true;
       }, { timeoutMs: 15_000, what: "both workers to log the outage" });
       const during = await json<Status>(["status"]);
-      assert.equal(during.workers.length, 2, "status lists both workers");
+      assert.equal(
+        during.workers.length,
+        2,
+        `status lists both workers: ${JSON.stringify(during)}`,
+      );
       for (const w of during.workers) {
         assert.match(w.store_unavailable_since ?? "", /^\d{4}-\d\d-\d\dT/, `${w.id} in status`);
       }
