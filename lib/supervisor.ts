@@ -329,8 +329,12 @@ export async function stopWorkers(
   const results = new Map<string, StopOutcome>();
   const requestedAt = new Date().toISOString();
   for (const w of workers) {
+    const local = w.host === options.host;
+    // A worker of this host stopped by force is frozen and killed below: a request read
+    // first would have it put its jobs back itself, and they would not be reported.
+    if (local && options.force) continue;
     await workerRequestStop(kv, w.id, { requested_at: requestedAt, force: options.force });
-    if (w.host === options.host && !options.force) await sendSignal(w.pid, "SIGTERM");
+    if (local) await sendSignal(w.pid, "SIGTERM");
   }
   if (options.force) {
     for (const w of workers.filter((w) => w.host === options.host)) {

@@ -496,12 +496,22 @@ Deno.test("SIGTERM stops a worker gracefully: the running job finishes and the r
   const pids = new Set<number>();
   try {
     const [worker] = await startWorkers(home, pids);
-    await ok(home, ["enqueue", '{"id":"g","command":"sleep 1; echo finished"}']);
+    // The job runs until the test opens its gate: surely still running when SIGTERM lands.
+    const gate = `${home.home}/gate`;
+    const command = `while [ ! -e ${gate} ]; do sleep 0.05; done; echo finished`;
+    await ok(home, ["enqueue", JSON.stringify({ id: "g", command })]);
     await waitFor(async () => (await show(home, "g")).state === "processing", {
       timeoutMs: 20_000,
       what: "the job to start",
     });
     killPid(worker.pid, "SIGTERM");
+    await waitFor(async () => /received SIGTERM/.test(await Deno.readTextFile(worker.log)), {
+      timeoutMs: 20_000,
+      what: "the worker to take the signal",
+    });
+    assert.equal((await show(home, "g")).state, "processing", "the job was not stopped");
+    assert.ok(await alive(worker.pid), "the worker waits for its running job");
+    await Deno.writeTextFile(gate, "");
     await waitFor(async () => !await alive(worker.pid), {
       timeoutMs: 20_000,
       what: "the worker to exit",
