@@ -20,7 +20,13 @@ import { unreportedAttempt } from "./job.ts";
 import { configLoad } from "./store/config.ts";
 import { backoffSettings } from "./config.ts";
 import { jobCommitChange, jobGetMany, jobList, jobListIds } from "./store/jobs.ts";
-import { workerList, type WorkerRecord, workerRemove, workerRequestStop } from "./store/workers.ts";
+import {
+  isBeating,
+  workerList,
+  type WorkerRecord,
+  workerRemove,
+  workerRequestStop,
+} from "./store/workers.ts";
 
 /** How this program is running: what a worker process must be started from. */
 export interface LaunchContext {
@@ -215,9 +221,6 @@ export async function spawnWorkers(
   return started.map(({ id, pid, logFile }) => ({ id, pid, logFile }));
 }
 
-/** Ages after which a worker with no heartbeat is taken for gone. */
-export const STALE_AFTER_MS = 30_000;
-
 /** How much earlier than its record a worker process may have started (deno's start-up). */
 const START_SLACK_MS = 2_000;
 
@@ -235,7 +238,7 @@ export async function isStale(
   now: Date,
   snapshot?: ProcessSnapshot,
 ): Promise<boolean> {
-  if (now.getTime() - Date.parse(record.heartbeat_at) > STALE_AFTER_MS) return true;
+  if (!isBeating(record, now)) return true;
   if (record.host !== host) return false;
   return !await isOurWorker(record, snapshot);
 }
@@ -320,10 +323,20 @@ export type StopOutcome =
   | { kind: "killed"; requeued: string[] }
   | { kind: "requested" };
 
+/** How often `stopWorkers` says what it is still waiting for. */
+const WAIT_REPORT_MS = 5000;
+
 /** Stops every live worker: gracefully, then by force after `timeoutSeconds` (or at once). */
 export async function stopWorkers(
   kv: Deno.Kv,
-  options: { host: string; timeoutSeconds: number | null; force: boolean; wait: boolean },
+  options: {
+    host: string;
+    timeoutSeconds: number | null;
+    force: boolean;
+    wait: boolean;
+    /** Told every 5 s which workers are still being waited for, and for how long. */
+    onWait?: (pending: WorkerRecord[], waitedMs: number) => Promise<void>;
+  },
 ): Promise<{ worker: WorkerRecord; outcome: StopOutcome }[]> {
   const workers = await workerListLive(kv, options.host);
   const results = new Map<string, StopOutcome>();
@@ -345,7 +358,13 @@ export async function stopWorkers(
     ? Infinity
     : Date.now() + options.timeoutSeconds * 1000;
   const pending = () => workers.filter((w) => !results.has(w.id));
+  const waitStarted = Date.now();
+  let told = waitStarted;
   while (options.wait && pending().length > 0 && Date.now() < deadline) {
+    if (options.onWait && Date.now() - told >= WAIT_REPORT_MS) {
+      told = Date.now();
+      await options.onWait(pending(), told - waitStarted);
+    }
     const remaining = new Set((await workerList(kv)).map((r) => r.id));
     for (const w of pending()) {
       if (!remaining.has(w.id) || (w.host === options.host && await isAlive(w.pid) === false)) {

@@ -26,6 +26,7 @@ import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 import { toJson } from "../output/text.ts";
+import { liveWorkers, startOneWorker, unservedLine, unservedQueues } from "./serving.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 
 /** Options of `enqueue`, as commander hands them over. */
@@ -50,6 +51,9 @@ export interface EnqueueOptions {
   env?: string[];
   validate?: boolean;
   json?: boolean;
+  /** Start a worker when none serves the new jobs' queues. */
+  start?: boolean;
+  db?: string;
   /** The words came after `--`: they are a command, never a spec or a file. */
   literal?: boolean;
 }
@@ -100,9 +104,11 @@ export async function enqueueAction(
       : await insertBatch(kv, jobs, skipExisting);
     // One entry per input job, in input order (`inserted` has one per job of `jobs`).
     let next = 0;
-    return built.map((job) =>
+    const done = built.map((job) =>
       present.has(job.id) ? { id: job.id, job: null, exists: true } : inserted[next++]
     );
+    await serveOrSay(ctx, kv, paths, done, options);
+    return done;
   });
   // Idle workers on this host claim at once instead of at their next poll.
   if (out.some((o) => o.job)) await wakeWorkers(paths.dbPath);
@@ -145,6 +151,25 @@ async function insertBatch(kv: Deno.Kv, jobs: Job[], skipExisting: boolean): Pro
   return jobs.map((job) =>
     taken.has(job.id) ? { id: job.id, job: null, exists: true } : { id: job.id, job }
   );
+}
+
+/**
+ * No silent wait: says once when no live worker serves the new jobs' queues, or with
+ * `--start` starts one.
+ */
+async function serveOrSay(
+  ctx: CliContext,
+  kv: Deno.Kv,
+  paths: Paths,
+  out: Enqueued[],
+  options: EnqueueOptions,
+): Promise<void> {
+  const queues = out.flatMap((o) => o.job ? [o.job.queue] : []);
+  if (queues.length === 0) return;
+  const unserved = unservedQueues(await liveWorkers(kv), queues);
+  if (unserved.length === 0) return;
+  if (options.start) await startOneWorker(ctx, kv, paths, options.db);
+  else ctx.err(unservedLine(unserved, "it waits"));
 }
 
 /** Fills a job's exit-code policy from its queue's settings when the job gives none. */

@@ -12,6 +12,7 @@ import { attemptLogPath, type Paths } from "../paths.ts";
 import { attemptList, jobGet } from "../store/jobs.ts";
 import { isKvConnect } from "../store/limits.ts";
 import { logChunksRead } from "../store/log_chunks.ts";
+import { warnIfUnserved } from "./serving.ts";
 import { openStore } from "../store/open.ts";
 import { workerGet } from "../store/workers.ts";
 import type { CliContext } from "./context.ts";
@@ -53,6 +54,9 @@ export async function logsAction(
       return 0;
     }
     // Follow: wait for the attempt to start, stream its file while it runs, end with it.
+    if (entry.job.state === "pending" || entry.job.state === "failed") {
+      await warnIfUnserved(ctx, kv, [entry.job.queue], "the job waits");
+    }
     while (
       !FINAL_STATES.includes(entry.job.state) &&
       entry.job.state !== "processing" && (wanted === null || runNumber(entry.job) < wanted)

@@ -65,6 +65,7 @@ export const ENQUEUE_OPTIONS: OptionSpec[] = [
     flags: "--fail-fast-on <codes>",
     description: "these exit codes go straight to the DLQ (e.g. 2)",
   },
+  { flags: "--start", description: "start a worker when none serves the job's queue" },
   { flags: "--validate", description: "check and print the normalized job without enqueuing it" },
   { flags: "--json", description: "print the new job(s) as JSON instead of their ids" },
 ];

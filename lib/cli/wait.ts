@@ -9,6 +9,7 @@ import type { Paths } from "../paths.ts";
 import { jobGetMany } from "../store/jobs.ts";
 import { toJson } from "../output/text.ts";
 import { type CliContext, withStore } from "./context.ts";
+import { warnIfUnserved } from "./serving.ts";
 import { formatDurationValue, parseDuration } from "../duration.ts";
 
 const POLL_MS = 100;
@@ -29,11 +30,20 @@ export async function waitAction(
     : parseDuration(options.timeout, "--timeout");
   const deadline = timeout === null ? Infinity : Date.now() + timeout * 1000;
   const result = await withStore(paths, async (kv) => {
+    let said = false;
     while (true) {
       const entries = await jobGetMany(kv, ids);
       if (entries.length < ids.length) {
         const found = new Set(entries.map((e) => e.job.id));
         throw new UsageError(`No job with id "${ids.find((id) => !found.has(id))}"`);
+      }
+      if (!said) {
+        // No silent wait: say once when nothing will run the jobs still waiting.
+        said = true;
+        const waiting = entries.filter((e) =>
+          e.job.state === "pending" || e.job.state === "failed"
+        );
+        await warnIfUnserved(ctx, kv, waiting.map((e) => e.job.queue), "the job waits");
       }
       const done = entries.every((e) => FINAL_STATES.includes(e.job.state));
       if (done || Date.now() >= deadline) return { done, jobs: entries.map((e) => e.job) };

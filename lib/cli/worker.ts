@@ -4,7 +4,13 @@
  */
 import { errorReason, OperationError, UsageError } from "../errors.ts";
 import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker/worker.ts";
-import { newWorkerId, spawnWorkers, stopWorkers, workersView } from "../supervisor.ts";
+import {
+  newWorkerId,
+  spawnWorkers,
+  stopWorkers,
+  workersView,
+  type WorkerView,
+} from "../supervisor.ts";
 import { formatDuration, plural, toJson } from "../output/text.ts";
 import { type JunitJob, junitReport } from "../output/junit.ts";
 import { logTail } from "../capped_log.ts";
@@ -347,13 +353,27 @@ export async function workerStopAction(
   const timeoutSeconds = options.timeout === undefined
     ? null
     : Math.ceil(parseDuration(options.timeout, "--timeout"));
-  const results = await withStore(paths, (kv) =>
-    stopWorkers(kv, {
+  const wait = options.wait ?? true;
+  const results = await withStore(paths, async (kv) => {
+    // No silent wait: say which jobs the stop waits for, and keep saying it.
+    const say = async (ids: Set<string> | null, waitedMs: number) => {
+      const view = (await workersView(kv, ctx.hostname())).filter((w) => !ids || ids.has(w.id));
+      const line = waitingLine(view, {
+        waitedMs,
+        timeoutSeconds,
+        now: Date.now(),
+      });
+      if (line) ctx.err(line);
+    };
+    if (wait && !options.force) await say(null, 0);
+    return await stopWorkers(kv, {
       host: ctx.hostname(),
       timeoutSeconds,
       force: options.force ?? false,
-      wait: options.wait ?? true,
-    }));
+      wait,
+      onWait: (pending, waitedMs) => say(new Set(pending.map((w) => w.id)), waitedMs),
+    });
+  });
   if (options.json) {
     ctx.out(toJson(results.map((r) => ({
       id: r.worker.id,
@@ -377,6 +397,31 @@ export async function workerStopAction(
     } else ctx.out(`${who} asked to stop (runs on another host)\n`);
   }
   return 0;
+}
+
+/**
+ * What `worker stop` waits for, in one line: the running jobs with how long each has run,
+ * and what happens next; null when no worker runs a job.
+ */
+export function waitingLine(
+  view: WorkerView[],
+  input: { waitedMs: number; timeoutSeconds: number | null; now: number },
+): string | null {
+  const jobs = view.flatMap((w) =>
+    w.jobs.map((j) =>
+      `${j.id} on ${w.id} (running ${
+        j.started_at ? formatDuration(input.now - Date.parse(j.started_at)) : "?"
+      })`
+    )
+  );
+  if (jobs.length === 0) return null;
+  const then = input.timeoutSeconds === null
+    ? "; --force kills them now and puts them back"
+    : `; by force in ${formatDuration(Math.max(0, input.timeoutSeconds * 1000 - input.waitedMs))}`;
+  const head = input.waitedMs === 0
+    ? "Waiting for running jobs to finish"
+    : `Still waiting after ${formatDuration(input.waitedMs)}`;
+  return `${head}: ${jobs.join(", ")}${then}\n`;
 }
 
 /** Lists live workers with their current jobs. */

@@ -5,6 +5,14 @@
  */
 import { WORKER_PREFIX, workerKey, workerStopKey } from "./keys.ts";
 
+/** Ages after which a worker with no heartbeat is taken for gone. */
+export const STALE_AFTER_MS = 30_000;
+
+/** Reports whether a worker's heartbeat is recent enough for it to be alive. */
+export function isBeating(record: WorkerRecord, now: Date): boolean {
+  return now.getTime() - Date.parse(record.heartbeat_at) <= STALE_AFTER_MS;
+}
+
 /** A running worker as recorded in the store. */
 export interface WorkerRecord {
   id: string;

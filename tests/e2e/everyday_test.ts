@@ -3,7 +3,15 @@
  * and mistakes, messages a person would write, the drain's progress line.
  */
 import assert from "node:assert/strict";
-import { cli, cliCommand, cliJson, type TempHome, tempHome } from "../_helpers/cli.ts";
+import {
+  cli,
+  cliCommand,
+  cliJson,
+  killWorkers,
+  type TempHome,
+  tempHome,
+  waitFor,
+} from "../_helpers/cli.ts";
 import { missingCommand, needs } from "../_helpers/needs.ts";
 
 interface JobJson {
@@ -298,6 +306,97 @@ Deno.test("FIFO as documented: on 3 lanes, a job is claimed after at most 3 equa
       .map((r) => r[1]);
     assert.deepEqual(byClaim, [...byClaim].sort(), "one lane claims in enqueue order");
   } finally {
+    await home.cleanup();
+  }
+});
+
+/** Starts the CLI with stderr collected as it comes; `done` resolves with its exit code. */
+function spawnWatched(home: TempHome, args: string[]) {
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    env: home.env,
+    cwd: home.home,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const seen = { stdout: "", stderr: "" };
+  const pump = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) seen[key] += chunk;
+  };
+  const done = Promise.all([pump(child.stdout, "stdout"), pump(child.stderr, "stderr")])
+    .then(() => child.status).then((s) => s.code);
+  return { pid: child.pid, seen, done };
+}
+
+const NO_WORKER = 'No worker is running for queue "default": ';
+
+Deno.test("no silent waits: enqueue, wait and logs -f say once that no worker serves the queue; enqueue --start starts one", async () => {
+  const home = await tempHome();
+  try {
+    const first = await cli(home, ["enqueue", "--id", "a", "echo a"]);
+    assert.equal(first.stdout, "a\n");
+    assert.equal(
+      first.stderr,
+      `${NO_WORKER}it waits until one starts (queuectl worker start, or queuectl enqueue --start)\n`,
+    );
+    const other = await cli(home, ["enqueue", "--queue", "emails", "true"]);
+    assert.match(
+      other.stderr,
+      /^No worker is running for queue "emails": .*worker start --queue emails/,
+    );
+    const wait = await cli(home, ["wait", "a", "--timeout", "300ms"]);
+    assert.equal(wait.code, 1);
+    assert.equal(wait.stderr.split(NO_WORKER).length - 1, 1, wait.stderr);
+    assert.match(wait.stderr, /Timed out after 300ms/);
+
+    const follow = spawnWatched(home, ["logs", "-f", "a"]);
+    await waitFor(() => follow.seen.stderr.includes(NO_WORKER), {
+      timeoutMs: 15_000,
+      what: "logs -f to say no worker serves the queue",
+    });
+    const started = await cli(home, ["enqueue", "--start", "--id", "b", "echo b"]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stderr, /^Started worker w-[0-9a-f]+ \(pid \d+\) to run it; stop it with/);
+    assert.equal(await follow.done, 0);
+    assert.equal(follow.seen.stdout, "a\n");
+    assert.equal(follow.seen.stderr.split(NO_WORKER).length - 1, 1, "said once");
+    assert.equal((await cli(home, ["wait", "b", "--timeout", "30s"])).code, 0);
+    const served = await cli(home, ["enqueue", "true"]);
+    assert.equal(served.stderr, "", "a live worker serves the queue: nothing to say");
+  } finally {
+    await killWorkers(home);
+    await home.cleanup();
+  }
+});
+
+Deno.test("worker stop says which jobs it waits for and for how long", async () => {
+  const home = await tempHome();
+  try {
+    const gate = `${home.home}/gate`;
+    await ok(home, ["enqueue", "--id", "busy", `while [ ! -f ${gate} ]; do sleep 0.05; done`]);
+    await ok(home, ["worker", "start"]);
+    await waitFor(
+      async () => (await cliJson<JobJson>(home, ["show", "busy"])).state === "processing",
+      { timeoutMs: 15_000, what: "the job to start" },
+    );
+    const stop = spawnWatched(home, ["worker", "stop"]);
+    await waitFor(() => stop.seen.stderr.includes("Still waiting after"), {
+      timeoutMs: 20_000,
+      what: "worker stop to say it is still waiting",
+    });
+    await Deno.writeTextFile(gate, "");
+    assert.equal(await stop.done, 0);
+    assert.match(
+      stop.seen.stderr,
+      /^Waiting for running jobs to finish: busy on w-[0-9a-f]+ \(running [\d.]+m?s\); --force kills them now and puts them back\n/,
+    );
+    assert.match(stop.seen.stderr, /\nStill waiting after 5\.\ds: busy on w-/);
+    assert.match(stop.seen.stdout, /stopped\n$/);
+    assert.equal((await cliJson<JobJson>(home, ["show", "busy"])).state, "completed");
+  } finally {
+    await killWorkers(home);
     await home.cleanup();
   }
 });
