@@ -15,6 +15,8 @@ const SPAWN_SETSIGMASK = 0x08, SPAWN_SETSIGDEF = 0x04, SPAWN_SETSID = 0x80;
 /** Linux: O_CLOEXEC (x86_64, aarch64), O_RDONLY, SIGPIPE, EINTR, poll events. */
 const O_CLOEXEC = 0o2000000, O_RDONLY = 0, SIGPIPE = 13, EINTR = 4;
 const POLLIN = 0x1;
+/** How many times a failed waitpid is tried. */
+const WAIT_TRIES = 5;
 /** How long one poll waits before it looks again (reading can be cancelled within it). */
 const POLL_MS = 250;
 /** Bytes read from a pipe at a time. */
@@ -104,13 +106,20 @@ export function posixSpawnShell(
   options: { cwd: string; env?: Record<string, string> },
 ): ShellProcess {
   const [outRead, outWrite] = pipe(libc);
-  const [errRead, errWrite] = pipe(libc);
+  let errRead: number, errWrite: number;
+  try {
+    [errRead, errWrite] = pipe(libc);
+  } catch (error) {
+    libc.close(outRead);
+    libc.close(outWrite);
+    throw error;
+  }
   const attr = new Uint8Array(ATTR_BYTES);
   const actions = new Uint8Array(ACTIONS_BYTES);
   const mask = new Uint8Array(SIGSET_BYTES);
   const defaults = new Uint8Array(SIGSET_BYTES);
   const pid = new Int32Array(1);
-  let result: number;
+  let result = -1;
   try {
     libc.posix_spawnattr_init(attr);
     libc.posix_spawn_file_actions_init(actions);
@@ -150,10 +159,12 @@ export function posixSpawnShell(
   } finally {
     libc.close(outWrite);
     libc.close(errWrite);
+    if (result !== 0) {
+      libc.close(outRead);
+      libc.close(errRead);
+    }
   }
   if (result !== 0) {
-    libc.close(outRead);
-    libc.close(errRead);
     const where = result === 2 ? ` (does "${options.cwd}" exist?)` : "";
     throw new Error(`Cannot start ${SHELL_PATH}: ${errnoMessage(libc, result)}${where}`);
   }
@@ -164,13 +175,13 @@ export function posixSpawnShell(
 function shellProcess(libc: Libc, pid: number, fds: [number, number]): ShellProcess {
   const statusBuffer = new Int32Array(1);
   const status = (async (): Promise<ShellStatus> => {
-    while (true) {
+    // A failed wait (interrupted; the helper thread's errno is not readable here) is tried
+    // again a few times; a child reaped by someone else cannot happen in a worker.
+    for (let tries = 0; tries < WAIT_TRIES; tries++) {
       const reaped = await libc.waitpid(pid, statusBuffer, 0);
       if (reaped === pid) return decodeWaitStatus(statusBuffer[0]);
-      if (reaped < 0 && errno(libc) === EINTR) continue;
-      // Reaped by someone else (cannot happen in a worker): report it as lost.
-      return { code: 255, signal: null };
     }
+    return { code: 255, signal: null };
   })();
   return {
     pid,

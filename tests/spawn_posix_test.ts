@@ -87,14 +87,26 @@ Deno.test({
 });
 
 Deno.test({
-  name: `posixSpawnShell() refuses a missing working directory with the C error${why}`,
+  name:
+    `posixSpawnShell() refuses a missing working directory with the C error and leaks no pipe${why}`,
   ignore: noLibc,
   fn: () => {
     if (opened.kind !== "open") return;
+    // The lowest free descriptor: the same before and after unless the pipes stayed open.
+    const libc = opened.libc;
+    const fds = () => {
+      const pair = new Int32Array(2);
+      assert.equal(libc.pipe2(pair, 0), 0);
+      libc.close(pair[0]);
+      libc.close(pair[1]);
+      return pair[0];
+    };
+    const before = fds();
     assert.throws(
       () => posixSpawnShell(opened.libc, "true", { cwd: "/nonexistent/queuectl" }),
       /Cannot start \/bin\/sh: No such file or directory/,
     );
+    assert.equal(fds(), before, "the pipes it made are closed again");
   },
 });
 
