@@ -27,6 +27,8 @@ export interface ScheduleJobSpec {
   label?: string;
   retry_on?: number[];
   fail_fast_on?: number[];
+  /** Variables added to the command's environment. */
+  env?: Record<string, string>;
 }
 
 /** A schedule as the user defined it (changed by add, pause and resume). */
@@ -152,6 +154,7 @@ const FIRED_FIELDS = [
   "label",
   "retry_on",
   "fail_fast_on",
+  "env",
 ] as const;
 
 /** A state that fires next at the first tick after `now` (no history). */

@@ -417,9 +417,14 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
     .option("--queue <name>", "queue of the fired jobs (default: default)")
     .option("--max-retries <n>", "retries after the first run (default: config max-retries)")
     .option("--priority <n>", "higher runs first (default 0)")
-    .option("--timeout <seconds>", "kill an attempt that runs longer than this")
+    .option("--timeout <duration>", "kill an attempt that runs longer than this: 600, 10m")
     .option("--label <text>", "label of the fired jobs")
     .option("--cwd <dir>", "directory the jobs run in (default: the current directory)")
+    .option(
+      "--env <name=value>",
+      "add a variable to the jobs' environment (repeatable)",
+      (v: string, all: string[] = []) => [...all, v],
+    )
     .option("--retry-on <codes>", "retry only these exit codes; others go to the DLQ")
     .option("--fail-fast-on <codes>", "these exit codes go straight to the DLQ")
     .option("--overlap <policy>", "while the last run is unfinished: skip (default), queue, allow")

@@ -4,6 +4,9 @@
  */
 import { UsageError } from "../errors.ts";
 import { isJobState, JOB_STATES, type JobState } from "../job.ts";
+import { parseEnv } from "../job_spec.ts";
+import { MAX_TIMEOUT_SECONDS } from "../config.ts";
+import { parseDuration } from "../duration.ts";
 
 /** An integer option within bounds, or a UsageError naming the option. */
 export function parseIntOption(
@@ -54,4 +57,31 @@ export function parseQueuesOption(raw: string): string[] {
   }
   if (names.length === 0) throw new UsageError(`Invalid --queue "${raw}": expected queue names`);
   return names;
+}
+
+/** Repeated `--env NAME=value` options as one set of variables (checked like a spec's `env`). */
+export function parseEnvOption(pairs: string[]): Record<string, string> {
+  const entries = pairs.map((pair) => {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new UsageError(`Invalid --env "${pair}": expected NAME=value`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  });
+  return parseEnv(
+    Object.fromEntries(entries),
+    () => new UsageError(`Invalid --env: expected NAME=value with a name of letters, digits or _`),
+  );
+}
+
+/** A `--timeout` duration (`600`, `10m`) in seconds, more than 0 and at most the limit. */
+export function parseTimeoutOption(raw: string): number {
+  const seconds = parseDuration(raw, "--timeout");
+  if (seconds <= 0) {
+    throw new UsageError(`Invalid --timeout "${raw}": expected more than 0 seconds`);
+  }
+  if (seconds > MAX_TIMEOUT_SECONDS) {
+    throw new UsageError(
+      `Invalid --timeout "${raw}": expected at most ${MAX_TIMEOUT_SECONDS} seconds`,
+    );
+  }
+  return seconds;
 }

@@ -8,12 +8,11 @@ import {
   checkDelay,
   type JobSpec,
   newJob,
-  parseEnv,
   parseJobJson,
   parseJobSpec,
   validateJobId,
 } from "../job_spec.ts";
-import { defaultConfig, MAX_TIMEOUT_SECONDS } from "../config.ts";
+import { defaultConfig } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { parseIsoTime } from "../iso_time.ts";
 import { decodeUtf8 } from "../utf8.ts";
@@ -24,7 +23,7 @@ import { queueSettingsGetMany } from "../store/queues.ts";
 import { storeExists } from "../store/open.ts";
 import type { Paths } from "../paths.ts";
 import { type CliContext, withStore } from "./context.ts";
-import { parseIntOption, parseQueuesOption } from "./args.ts";
+import { parseEnvOption, parseIntOption, parseQueuesOption, parseTimeoutOption } from "./args.ts";
 import { toJson } from "../output/text.ts";
 import { liveWorkers, startOneWorker, unservedLine, unservedQueues } from "./serving.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
@@ -362,18 +361,7 @@ function parseOverrides(options: EnqueueOptions, here: string): Overrides {
     const dir = options.cwd.startsWith("/") ? options.cwd : `${here}/${options.cwd}`;
     o.cwd = parseJobSpec({ command: "x", cwd: dir }, "options").cwd;
   }
-  if (options.env !== undefined) {
-    const pairs = options.env.map((pair) => {
-      const at = pair.indexOf("=");
-      if (at <= 0) throw new UsageError(`Invalid --env "${pair}": expected NAME=value`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    });
-    o.env = parseEnv(
-      Object.fromEntries(pairs),
-      () =>
-        new UsageError(`Invalid --env: expected NAME=value with a name of letters, digits or _`),
-    );
-  }
+  if (options.env !== undefined) o.env = parseEnvOption(options.env);
   if (options.id !== undefined) o.id = validateJobId(options.id);
   if (options.maxRetries !== undefined) {
     o.max_retries = parseIntOption(options.maxRetries, "--max-retries", { min: 0, max: 1e9 });
@@ -382,15 +370,7 @@ function parseOverrides(options: EnqueueOptions, here: string): Overrides {
     o.priority = parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
   }
   if (options.timeout !== undefined) {
-    o.timeout = parseDuration(options.timeout, "--timeout");
-    if (o.timeout <= 0) {
-      throw new UsageError(`Invalid --timeout "${options.timeout}": expected more than 0 seconds`);
-    }
-    if (o.timeout > MAX_TIMEOUT_SECONDS) {
-      throw new UsageError(
-        `Invalid --timeout "${options.timeout}": expected at most ${MAX_TIMEOUT_SECONDS} seconds`,
-      );
-    }
+    o.timeout = parseTimeoutOption(options.timeout);
   }
   if (options.queue !== undefined) {
     const queues = parseQueuesOption(options.queue);

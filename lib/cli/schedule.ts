@@ -22,7 +22,7 @@ import {
 import { renderTable } from "../output/table.ts";
 import { formatRelative, toJson, truncate } from "../output/text.ts";
 import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
-import { parseIntOption, parseNumberOption, parseQueuesOption } from "./args.ts";
+import { parseEnvOption, parseIntOption, parseQueuesOption, parseTimeoutOption } from "./args.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 
 /** Options of `schedule add`, as commander hands them over. */
@@ -38,6 +38,7 @@ export interface ScheduleAddOptions {
   overlap?: string;
   catchUp?: string;
   cwd?: string;
+  env?: string[];
   json?: boolean;
 }
 
@@ -64,9 +65,8 @@ export async function scheduleAddAction(
   if (options.priority !== undefined) {
     job.priority = parseIntOption(options.priority, "--priority", { min: -1e9, max: 1e9 });
   }
-  if (options.timeout !== undefined) {
-    job.timeout = parseNumberOption(options.timeout, "--timeout", 0.001);
-  }
+  if (options.timeout !== undefined) job.timeout = parseTimeoutOption(options.timeout);
+  if (options.env !== undefined) job.env = parseEnvOption(options.env);
   if (options.label !== undefined) job.label = options.label;
   if (options.retryOn !== undefined) job.retry_on = options.retryOn;
   if (options.failFastOn !== undefined) job.fail_fast_on = options.failFastOn;
@@ -187,6 +187,7 @@ export async function scheduleShowAction(
     ["priority", j.priority ?? 0],
     ["timeout", j.timeout === undefined ? "config job-timeout" : `${j.timeout}s`],
     ["label", j.label ?? "-"],
+    ["env", j.env ? Object.keys(j.env).join(", ") : "-"],
     ["retry_on", j.retry_on?.join(",") ?? "-"],
     ["fail_fast_on", j.fail_fast_on?.join(",") ?? "-"],
     ["overlap", schedule.overlap],

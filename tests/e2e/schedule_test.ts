@@ -39,7 +39,11 @@ Deno.test("schedule add/list/show/pause/resume/run/rm over the CLI", async () =>
       "--max-retries",
       "2",
       "--timeout",
-      "60",
+      "10m",
+      "--env",
+      "TARGET=s3://bucket",
+      "--env",
+      "LANG=C",
       "--label",
       "backup",
       "--priority",
@@ -63,8 +67,9 @@ Deno.test("schedule add/list/show/pause/resume/run/rm over the CLI", async () =>
       queue: "ops",
       max_retries: 2,
       priority: 5,
-      timeout: 60,
+      timeout: 600,
       label: "backup",
+      env: { TARGET: "s3://bucket", LANG: "C" },
     });
     assert.deepEqual([view.overlap, view.catch_up, view.paused], ["queue", 2, false]);
     const table = await cli(h, ["schedule", "list"]);
@@ -122,6 +127,14 @@ Deno.test("schedule add: a bad expression, zone or option exits 2 naming it, and
         /^Invalid --catch-up "0": expected an integer from 1 to 100\n$/,
       ],
       [["bad:name", "@daily", "--", "true"], /^Invalid schedule name "bad:name"/],
+      [
+        ["bad", "@daily", "--env", "=x", "--", "true"],
+        /^Invalid --env "=x": expected NAME=value\n$/,
+      ],
+      [
+        ["bad", "@daily", "--timeout", "0", "--", "true"],
+        /^Invalid --timeout "0": expected more than 0 seconds\n$/,
+      ],
       [["bad", "@daily", "--", " "], /^Missing command/],
     ];
     for (const [args, expected] of cases) {
@@ -272,8 +285,10 @@ Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, 
       "@daily",
       "--cwd",
       "sub",
+      "--env",
+      "WHO=cron",
       "--",
-      "echo report; pwd",
+      "echo report; pwd; echo $WHO",
     ]);
     assert.equal(rep.code, 0, rep.stderr);
     assert.equal((await cli(h, ["schedule", "add", "off", "@daily", "--", "true"])).code, 0);
@@ -293,12 +308,16 @@ Deno.test("fired jobs show in list (--schedule, a SCHEDULE column), show, logs, 
     const table = await cli(h, ["list"]);
     assert.match(
       table.stdout,
-      new RegExp(`^${id}\\tcompleted\\t1/4\\techo report; pwd\\t\\trep\\t`, "m"),
+      new RegExp(`^${id}\\tcompleted\\t1/4\\techo report; pwd; echo \\$WHO\\t\\trep\\t`, "m"),
     );
     // Piped, LABEL (empty here) and SCHEDULE are always there: the columns do not move.
     assert.match(table.stdout, /^plain\tcompleted\t1\/4\ttrue\t\t\t/m);
     assert.match((await cli(h, ["show", id])).stdout, /^schedule +rep$/m);
-    assert.equal((await cli(h, ["logs", id])).stdout, `report\n${h.home}/sub\n`, "runs in --cwd");
+    assert.equal(
+      (await cli(h, ["logs", id])).stdout,
+      `report\n${h.home}/sub\ncron\n`,
+      "runs in --cwd",
+    );
 
     const stats = await cliJson<{ schedules: Record<string, unknown>[] }>(h, ["stats"]);
     assert.deepEqual(stats.schedules, [
