@@ -15,6 +15,7 @@ import {
 } from "./options.ts";
 
 import { VERSION } from "./version.ts";
+import { COMPLETE_COMMAND } from "./completion_values.ts";
 
 interface Globals {
   db?: string;
@@ -606,11 +607,19 @@ export async function runCli(ctx: CliContext, argv: string[]): Promise<number> {
           description: o.description,
           value: o.required || o.optional ? (/[<[]([^>\]]+)[>\]]/.exec(o.flags)?.[1] ?? "") : null,
         })),
-        commands: c.commands.map(tree),
+        commands: c.commands.filter((sub) => sub.name() !== COMPLETE_COMMAND).map(tree),
         choices: c.registeredArguments[0]?.argChoices ?? [],
       });
       exitCode = completionsAction(ctx, shell, tree(program));
     });
+  // What the completion scripts call for values: job ids, states, queues, keys, labels.
+  program
+    .command(COMPLETE_COMMAND, { hidden: true })
+    .argument("<kind>", "ids, states, queues, config-keys or labels")
+    .action(act(async (p, _cmd, kind: string) => {
+      const { completeValuesAction } = await import("./completions.ts");
+      return await completeValuesAction(ctx, p, kind);
+    }));
 
   // A bare `queuectl` is asking what it can do.
   if (argv.length === 0) argv = ["--help"];

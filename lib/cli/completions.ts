@@ -4,7 +4,53 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { CliContext } from "./context.ts";
+import { type CliContext, withStore } from "./context.ts";
+import {
+  ARGUMENT_VALUES,
+  COMPLETE_COMMAND,
+  OPTION_VALUES,
+  VALUE_KINDS,
+  type ValueKind,
+} from "./completion_values.ts";
+import type { Paths } from "../paths.ts";
+import { storeExists } from "../store/open.ts";
+import { JOB_STATES } from "../job.ts";
+import { CONFIG_KEYS } from "../config.ts";
+import { jobList } from "../store/jobs.ts";
+import { queueNamesAll } from "../store/queues.ts";
+
+/** How many recent jobs give ids and labels to complete. */
+const RECENT_JOBS = 50;
+
+/**
+ * `__complete KIND`: the values completion offers, one per line: job ids (most recent
+ * first), states, queues, config keys or labels. Nothing (and no store made) when the store
+ * does not exist yet.
+ */
+export async function completeValuesAction(
+  ctx: CliContext,
+  paths: Paths,
+  kind: string,
+): Promise<number> {
+  if (!(VALUE_KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(`Unknown kind "${kind}": expected one of ${VALUE_KINDS.join(", ")}`);
+  }
+  const values = await completeValues(paths, kind as ValueKind);
+  if (values.length > 0) ctx.out(values.join("\n") + "\n");
+  return 0;
+}
+
+async function completeValues(paths: Paths, kind: ValueKind): Promise<string[]> {
+  if (kind === "states") return [...JOB_STATES];
+  if (kind === "config-keys") return [...CONFIG_KEYS];
+  if (!await storeExists(paths)) return [];
+  return await withStore(paths, async (kv) => {
+    if (kind === "queues") return await queueNamesAll(kv);
+    const jobs = await jobList(kv, { limit: RECENT_JOBS });
+    if (kind === "ids") return jobs.map((j) => j.id);
+    return [...new Set(jobs.flatMap((j) => j.label ? [j.label] : []))];
+  });
+}
 
 /** The shells a completion script can be printed for. */
 export const SHELLS = ["bash", "zsh", "fish"] as const;
@@ -87,6 +133,8 @@ interface Node {
   options: CompletionOption[];
   /** Subcommands, or the values the command's argument may take. */
   children: { name: string; description: string }[];
+  /** Values asked of `__complete` for the command's arguments, if any. */
+  argKind: ValueKind | null;
 }
 
 const HELP: CompletionOption = {
@@ -116,6 +164,7 @@ function flatten(tree: CompletionCommand): Model {
         ...commands.map((c) => ({ name: c.name, description: c.description })),
         ...cmd.choices.filter((v) => SAFE_NAME.test(v)).map((v) => ({ name: v, description: "" })),
       ],
+      argKind: ARGUMENT_VALUES[path] ?? null,
     });
     for (const c of commands) visit(c, path === "" ? c.name : `${path} ${c.name}`, path);
   };
@@ -129,6 +178,32 @@ function optionsAt(model: Model, node: Node): CompletionOption[] {
 }
 
 const isPath = (o: CompletionOption) => o.value !== null && /path|file|dir/i.test(o.value);
+/** The values an option takes from `__complete`, if any. */
+const optionKind = (o: CompletionOption): ValueKind | null =>
+  o.value === null ? null : o.flags.map((f) => OPTION_VALUES[f]).find((k) => k) ?? null;
+
+/** A shell function naming what to ask `__complete` for: at an argument, or after a flag. */
+function kindFunction(model: Model, fn: string): string {
+  const args = model.nodes.filter((n) => n.argKind).map((n) =>
+    `    ${sq(`${n.path}:`)}) REPLY=${n.argKind} ;;`
+  );
+  const flags = model.nodes.flatMap((n) =>
+    optionsAt(model, n).flatMap((o) => {
+      const kind = optionKind(o);
+      return kind ? o.flags.map((f) => `    ${sq(`${n.path}:${f}`)}) REPLY=${kind} ;;`) : [];
+    })
+  );
+  return [
+    `# ${fn}_kind PATH FLAG: the kind of values to ask "${model.program} ${COMPLETE_COMMAND}" for (in REPLY).`,
+    `${fn}_kind() {`,
+    `  case "\${1}:\${2}" in`,
+    ...args,
+    ...flags,
+    `    *) REPLY='' ; return 1 ;;`,
+    `  esac`,
+    `}`,
+  ].join("\n");
+}
 /** Single-quoted for sh, bash and zsh. */
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 /** Single-quoted for fish (backslash and quote are its only escapes there). */
@@ -184,6 +259,8 @@ function bashScript(model: Model): string {
     ``,
     shFunctions(model, fn),
     ``,
+    kindFunction(model, fn),
+    ``,
     `# ${fn}_words PATH commands|options: the candidate words (in REPLY).`,
     `${fn}_words() {`,
     `  case "\${2}:\${1}" in`,
@@ -212,10 +289,24 @@ function bashScript(model: Model): string {
     `    p="\${REPLY}"`,
     `  done`,
     `  if [[ "\${prev}" == "=" ]] || { [[ "\${prev}" == -* ]] && ${fn}_takes_value "\${p}" "\${prev}"; }; then`,
+    `    if [[ "\${prev}" == -* ]] && ${fn}_kind "\${p}" "\${prev}"; then ${fn}_values "\${REPLY}"; fi`,
     `    return 0`,
     `  fi`,
     `  if [[ "\${cur}" == -* ]]; then ${fn}_words "\${p}" options; else ${fn}_words "\${p}" commands; fi`,
+    `  if [[ -z "\${REPLY}" && "\${cur}" != -* ]] && ${fn}_kind "\${p}" ""; then`,
+    `    ${fn}_values "\${REPLY}"`,
+    `    return 0`,
+    `  fi`,
     `  COMPREPLY=( $(compgen -W "\${REPLY}" -- "\${cur}") )`,
+    `}`,
+    ``,
+    `# ${fn}_values KIND: the store's values of KIND that start with the current word, in order.`,
+    `${fn}_values() {`,
+    `  local v`,
+    `  compopt -o nosort 2>/dev/null`,
+    `  while IFS= read -r v; do`,
+    `    if [[ "\${v}" == "\${cur}"* ]]; then COMPREPLY+=( "\${v}" ); fi`,
+    `  done < <(${model.program} ${COMPLETE_COMMAND} "$1" 2>/dev/null)`,
     `}`,
     ``,
     `complete -o default -F ${fn} ${model.program}`,
@@ -243,6 +334,8 @@ function zshScript(model: Model): string {
     ``,
     shFunctions(model, fn),
     ``,
+    kindFunction(model, fn),
+    ``,
     `# ${fn}_described PATH commands|options: "word:description" pairs (in reply).`,
     `${fn}_described() {`,
     `  case "\${2}:\${1}" in`,
@@ -268,15 +361,22 @@ function zshScript(model: Model): string {
     `    p="\${REPLY}"`,
     `  done`,
     `  if [[ "\${prev}" == -* ]] && ${fn}_takes_value "\${p}" "\${prev}"; then`,
-    `    _files`,
+    `    if ${fn}_kind "\${p}" "\${prev}"; then ${fn}_values "\${REPLY}"; else _files; fi`,
     `    return`,
     `  fi`,
     `  if [[ "\${cur}" == -* ]]; then ${fn}_described "\${p}" options; else ${fn}_described "\${p}" commands; fi`,
     `  if (( \${#reply} == 0 )); then`,
-    `    _files`,
+    `    if [[ "\${cur}" != -* ]] && ${fn}_kind "\${p}" ""; then ${fn}_values "\${REPLY}"; else _files; fi`,
     `    return`,
     `  fi`,
     `  _describe -t values "${model.program} \${p:-command}" reply`,
+    `}`,
+    ``,
+    `# ${fn}_values KIND: the store's values of KIND, in the order given (recent ids first).`,
+    `${fn}_values() {`,
+    `  local -a vals`,
+    `  vals=("\${(@f)$(${model.program} ${COMPLETE_COMMAND} "$1" 2>/dev/null)}")`,
+    `  compadd -V values -- "\${vals[@]}"`,
     `}`,
     ``,
     `if [[ "\${funcstack[1]}" == "${fn}" ]]; then`,
@@ -308,6 +408,8 @@ function fishScript(model: Model): string {
       parts.push(f.startsWith("--") ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`);
     }
     if (o.value !== null) parts.push(isPath(o) ? "-r -F" : "-x");
+    const kind = optionKind(o);
+    if (kind) parts.push(`-k -a ${fq(`(${c} ${COMPLETE_COMMAND} ${kind} 2>/dev/null)`)}`);
     parts.push(`-d ${fq(oneLine(o.description))}`);
     return parts.join(" ");
   };
@@ -317,6 +419,13 @@ function fishScript(model: Model): string {
       lines.push(
         `complete -c ${c} -n ${fq(`${fn}_at ${fq(n.path)}`)} -f -a ${fq(child.name)} -d ${
           fq(oneLine(child.description))
+        }`,
+      );
+    }
+    if (n.argKind) {
+      lines.push(
+        `complete -c ${c} -n ${fq(`${fn}_at ${fq(n.path)}`)} -f -k -a ${
+          fq(`(${c} ${COMPLETE_COMMAND} ${n.argKind} 2>/dev/null)`)
         }`,
       );
     }

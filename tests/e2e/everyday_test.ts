@@ -8,6 +8,7 @@ import {
   cliCommand,
   cliJson,
   killWorkers,
+  runArgv,
   type TempHome,
   tempHome,
   waitFor,
@@ -392,4 +393,95 @@ Deno.test("worker stop says which jobs it waits for and for how long", async () 
     await killWorkers(home);
     await home.cleanup();
   }
+});
+
+Deno.test({
+  ...needs(
+    "completions complete values: recent job ids first, states, queues, config keys, labels (bash, zsh, fish)",
+    (await missingCommand("zsh")) ?? (await missingCommand("fish")),
+  ),
+  async fn() {
+    const home = await tempHome();
+    try {
+      await ok(home, ["enqueue", "--id", "alpha", "--label", "nightly", "true"]);
+      await ok(home, ["enqueue", "--id", "beta", "--queue", "emails", "true"]);
+      // The scripts call `queuectl __complete`: put this checkout's CLI on the PATH as queuectl.
+      const bin = `${home.home}/bin`;
+      await Deno.mkdir(bin);
+      const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+      await Deno.writeTextFile(
+        `${bin}/queuectl`,
+        `#!/bin/sh\nexec ${cliCommand().map(quote).join(" ")} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const env = { PATH: `${bin}:${Deno.env.get("PATH")}` };
+      const script = async (shell: string) => {
+        const out = await cli(home, ["completions", shell]);
+        const file = `${home.home}/completion.${shell}`;
+        await Deno.writeTextFile(file, out.stdout);
+        return file;
+      };
+      const shell = async (argv: string[]) => {
+        const result = await runArgv(home, argv, { env });
+        assert.equal(result.code, 0, result.stderr);
+        return result.stdout.trim().split("\n");
+      };
+
+      const bash = await script("bash");
+      assert.deepEqual(
+        await shell([
+          "bash",
+          "-c",
+          [
+            `source ${bash}`,
+            `t() { COMP_WORDS=("$@"); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _queuectl; echo "\${COMPREPLY[*]}"; }`,
+            `t queuectl show ''`,
+            `t queuectl list --state p`,
+            `t queuectl pause ''`,
+            `t queuectl config get max-l`,
+            `t queuectl list --label ''`,
+            `t queuectl enqueue --queue e`,
+          ].join("\n"),
+        ]),
+        [
+          "beta alpha",
+          "pending processing",
+          "default emails",
+          "max-log-bytes max-lost",
+          "nightly",
+          "emails",
+        ],
+      );
+
+      const zsh = await script("zsh");
+      assert.deepEqual(
+        await shell([
+          "zsh",
+          "-c",
+          [
+            `compdef() { :; }`,
+            `_describe() { local n=\${@[-1]}; print -r -- "\${(Pj:|:)n}"; }`,
+            `_files() { print -r -- "<files>"; }`,
+            `compadd() { while [[ $1 != -- ]]; do shift; done; shift; print -r -- "\${(j:|:)@}"; }`,
+            `source ${zsh}`,
+            `t() { words=("$@"); CURRENT=\${#words}; _queuectl; }`,
+            `t queuectl rm ''`,
+            `t queuectl list --state ''`,
+            `t queuectl queue rm ''`,
+          ].join("\n"),
+        ]),
+        ["beta|alpha", "pending|processing|completed|failed|dead|cancelled", "default|emails"],
+      );
+
+      const fish = await script("fish");
+      const complete = async (line: string) =>
+        (await shell(["fish", "--no-config", "-c", `source ${fish}; complete -C '${line}'`]))
+          .map((l) => l.split("\t")[0]);
+      assert.deepEqual(await complete("queuectl logs "), ["beta", "alpha"]);
+      assert.deepEqual(await complete("queuectl config set keep"), ["keep-completed"]);
+      assert.deepEqual(await complete("queuectl list --label "), ["nightly"]);
+    } finally {
+      await home.cleanup();
+    }
+  },
 });
