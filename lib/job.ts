@@ -86,6 +86,42 @@ export interface Job {
   schedule?: string;
 }
 
+/** The fields of a job record (as `--json` spells them). */
+export const JOB_FIELDS: (keyof Job)[] = [
+  "id",
+  "command",
+  "state",
+  "attempts",
+  "runs",
+  "max_retries",
+  "created_at",
+  "updated_at",
+  "cwd",
+  "env",
+  "queue",
+  "priority",
+  "timeout",
+  "next_run_at",
+  "seq",
+  "last_error",
+  "exit_code",
+  "worker_id",
+  "lease_token",
+  "lease_expires_at",
+  "started_at",
+  "finished_at",
+  "label",
+  "unique_key",
+  "after",
+  "after_any",
+  "waiting_on",
+  "retry_on",
+  "fail_fast_on",
+  "lost",
+  "dead_reason",
+  "schedule",
+];
+
 /** Why a job ended in the DLQ. */
 export type DeadReason = "failed" | "fail_fast" | "crashed";
 

@@ -3,7 +3,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
-import type { Job } from "./job.ts";
+import { type Job, JOB_FIELDS } from "./job.ts";
 import { type Config, MAX_RETRIES, MAX_TIMEOUT_SECONDS } from "./config.ts";
 import { parseDuration } from "./duration.ts";
 import { parseIsoTime } from "./iso_time.ts";
@@ -55,26 +55,11 @@ const SPEC_FIELDS = [
 /**
  * Fields of a stored record (`show --json`, `enqueue --validate`) accepted so that a
  * waiting job's record enqueues back as it was; only `state` and `attempts` are checked
- * (a new job starts pending), and a future `next_run_at` stands for `run_at`.
+ * (a new job starts pending), and a future `next_run_at` stands for `run_at`. `history` is
+ * what `show --json` adds.
  */
-const PASTED_FIELDS = [
-  "state",
-  "attempts",
-  "created_at",
-  "updated_at",
-  "runs",
-  "seq",
-  "next_run_at",
-  "last_error",
-  "exit_code",
-  "worker_id",
-  "lease_token",
-  "lease_expires_at",
-  "started_at",
-  "finished_at",
-  "waiting_on",
-  "lost",
-  "dead_reason",
+const PASTED_FIELDS: string[] = [
+  ...JOB_FIELDS.filter((f) => !SPEC_FIELDS.includes(f)),
   "history",
 ];
 /** The most variables `env` may hold, and the most bytes of names and values together. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import { type Job, runNumber } from "../job.ts";
+import { type Job, JOB_FIELDS, runNumber } from "../job.ts";
 import { formatRelative, truncate } from "./text.ts";
 
 /** How a cell is written: for a person at a terminal, or for a script. */
@@ -77,42 +77,6 @@ function jobNote(job: Job, style: CellStyle): string {
   if (job.state === "processing") return `on ${job.worker_id}`;
   return job.last_error ?? "";
 }
-
-/** The fields of a job record (as `--json` spells them). */
-const JOB_FIELDS: (keyof Job)[] = [
-  "id",
-  "command",
-  "state",
-  "attempts",
-  "runs",
-  "max_retries",
-  "created_at",
-  "updated_at",
-  "cwd",
-  "env",
-  "queue",
-  "priority",
-  "timeout",
-  "next_run_at",
-  "seq",
-  "last_error",
-  "exit_code",
-  "worker_id",
-  "lease_token",
-  "lease_expires_at",
-  "started_at",
-  "finished_at",
-  "label",
-  "unique_key",
-  "after",
-  "after_any",
-  "waiting_on",
-  "retry_on",
-  "fail_fast_on",
-  "lost",
-  "dead_reason",
-  "schedule",
-];
 
 /** Every name a column or a `--format` field may have: the columns, then the job's fields. */
 export const FIELD_NAMES: string[] = [...new Set([...Object.keys(COLUMNS), ...JOB_FIELDS])];
