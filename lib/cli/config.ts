@@ -17,7 +17,7 @@ import { formatDuration, toJson } from "../output/text.ts";
 import { backoffTimeline } from "../backoff.ts";
 import { parseIntOption } from "./args.ts";
 import { renderTable } from "../output/table.ts";
-import { type CliContext, tableOptions, withStore } from "./context.ts";
+import { type CliContext, readStore, tableOptions, withStore } from "./context.ts";
 
 /** `config get [key]`: one value, or all of them. */
 export async function configGetAction(
@@ -28,7 +28,7 @@ export async function configGetAction(
 ): Promise<number> {
   if (rawKey === undefined) return await configListAction(ctx, paths, options);
   const key = parseConfigKey(rawKey);
-  const config = await withStore(paths, configLoad);
+  const config = await readStore(ctx, paths, configLoad);
   ctx.out(
     options.json ? toJson({ [key]: config[key] }) : `${formatConfigValue(key, config[key])}\n`,
   );
@@ -55,7 +55,7 @@ export async function configListAction(
   paths: Paths,
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
-  const config = await withStore(paths, configLoad);
+  const config = await readStore(ctx, paths, configLoad);
   if (options.json) {
     ctx.out(toJson(config));
     return 0;
@@ -90,7 +90,7 @@ export async function configExplainBackoffAction(
   paths: Paths,
   options: { maxRetries?: string; json?: boolean; color?: boolean },
 ): Promise<number> {
-  const config = await withStore(paths, configLoad);
+  const config = await readStore(ctx, paths, configLoad);
   const maxRetries = options.maxRetries === undefined
     ? config["max-retries"]
     : parseIntOption(options.maxRetries, "--max-retries", { min: 0, max: 1000 });

@@ -4,7 +4,7 @@
  * @module
  */
 import { absolutePaths, type Paths, resolvePaths } from "../paths.ts";
-import { openStore } from "../store/open.ts";
+import { openStore, storeExists } from "../store/open.ts";
 import type { LaunchContext } from "../supervisor.ts";
 import type { TableOptions } from "../output/table.ts";
 
@@ -98,6 +98,29 @@ export function tableOptions(ctx: CliContext, color: boolean | undefined): Table
 export function tableNote(ctx: CliContext, text: string): void {
   if (ctx.stdoutIsTty()) ctx.out(text);
   else ctx.err(text);
+}
+
+/**
+ * Runs a command that only reads: on the store when there is one, else, without creating
+ * it, on an empty store in memory (with a note on stderr when `note`), so that a mistyped
+ * QUEUECTL_HOME or a removed data dir shows as "no store" instead of being made anew.
+ */
+export async function readStore<T>(
+  ctx: CliContext,
+  paths: Paths,
+  fn: (kv: Deno.Kv) => Promise<T>,
+  options: { note?: boolean } = {},
+): Promise<T> {
+  if (await storeExists(paths)) return await withStore(paths, fn);
+  if (options.note) {
+    ctx.err(`No store at ${paths.dbPath} yet: it is created by the first enqueue\n`);
+  }
+  const kv = await Deno.openKv(":memory:");
+  try {
+    return await fn(kv);
+  } finally {
+    kv.close();
+  }
 }
 
 /** Opens the store for a command and always closes it. */

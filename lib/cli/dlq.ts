@@ -13,7 +13,7 @@ import { jobRemove } from "../store/purge.ts";
 import { jobCommitChange, type JobEntry, jobGet, jobList } from "../store/jobs.ts";
 import { deadJobsEach, jobRetry } from "../store/dlq.ts";
 import { toJson } from "../output/text.ts";
-import { type CliContext, tableNote, withStore } from "./context.ts";
+import { type CliContext, readStore, tableNote, withStore } from "./context.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 import { jobsTable } from "./status.ts";
 import { parseIntOption } from "./args.ts";
@@ -25,7 +25,7 @@ export async function dlqListAction(
   options: { limit?: string; json?: boolean; color?: boolean },
 ): Promise<number> {
   const limit = parseIntOption(options.limit ?? "50", "--limit", { min: 1, max: 1_000_000 });
-  const jobs = await withStore(paths, (kv) => jobList(kv, { state: "dead", limit }));
+  const jobs = await readStore(ctx, paths, (kv) => jobList(kv, { state: "dead", limit }));
   if (options.json) ctx.out(toJson(jobs));
   else if (jobs.length === 0) tableNote(ctx, "The DLQ is empty\n");
   else ctx.out(await jobsTable(ctx, jobs, options.color));

@@ -16,7 +16,7 @@ import {
 } from "../store/queues.ts";
 import { renderTable } from "../output/table.ts";
 import { toJson } from "../output/text.ts";
-import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
+import { type CliContext, readStore, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
 
 /** `queue list`: each queue's counts and settings. */
@@ -25,7 +25,7 @@ export async function queueListAction(
   paths: Paths,
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
-  const { rows, allPaused } = await withStore(paths, async (kv) => {
+  const { rows, allPaused } = await readStore(ctx, paths, async (kv) => {
     const names = await queueNamesAll(kv);
     const settings = await queueSettingsEntries(kv, [ALL_QUEUES, ...names]);
     const rows = [];

@@ -21,7 +21,7 @@ import {
 } from "../store/schedule_views.ts";
 import { renderTable } from "../output/table.ts";
 import { formatRelative, toJson, truncate } from "../output/text.ts";
-import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
+import { type CliContext, readStore, tableNote, tableOptions, withStore } from "./context.ts";
 import { parseEnvOption, parseIntOption, parseQueuesOption, parseTimeoutOption } from "./args.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 
@@ -105,7 +105,7 @@ export async function scheduleListAction(
   paths: Paths,
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
-  const views = await withStore(paths, (kv) => scheduleViews(kv));
+  const views = await readStore(ctx, paths, (kv) => scheduleViews(kv));
   if (options.json) {
     ctx.out(toJson(views));
     return 0;
@@ -158,7 +158,7 @@ export async function scheduleShowAction(
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
   validateScheduleName(name);
-  const found = await withStore(paths, async (kv) => {
+  const found = await readStore(ctx, paths, async (kv) => {
     const entry = await scheduleGet(kv, name);
     return entry ? { entry, jobs: await scheduleJobs(kv, name, { limit: 10 }) } : null;
   });

@@ -9,7 +9,7 @@ import { countsGet } from "../store/counts.ts";
 import { statsRead } from "../store/stats.ts";
 import { scheduleViews } from "../store/schedule_views.ts";
 import { formatDuration, toJson, truncate } from "../output/text.ts";
-import { type CliContext, withStore } from "./context.ts";
+import { type CliContext, readStore } from "./context.ts";
 
 /** Prints statistics over the last `--since` (default 1h). */
 export async function statsAction(
@@ -19,7 +19,7 @@ export async function statsAction(
 ): Promise<number> {
   const seconds = parseDuration(options.since ?? "1h", "--since");
   const now = new Date();
-  const { report, counts, schedules } = await withStore(paths, async (kv) => ({
+  const { report, counts, schedules } = await readStore(ctx, paths, async (kv) => ({
     report: await statsRead(kv, { since: new Date(now.getTime() - seconds * 1000), now }),
     counts: await countsGet(kv),
     // Schedules: lifetime counts, and the state of each one's latest job.

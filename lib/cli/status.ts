@@ -10,6 +10,7 @@ import { attemptList, jobGet, jobList, jobScan } from "../store/jobs.ts";
 import { type Counts, countsGet } from "../store/counts.ts";
 import { rescue } from "../store/rescue.ts";
 import { storeFaultOf } from "../store/fault.ts";
+import { storeIdGet } from "../store/identity.ts";
 import { outageSpare } from "../worker/outage.ts";
 import { statsRead } from "../store/stats.ts";
 import { ALL_QUEUES, queueNamesAll, queueSettingsEntries } from "../store/queues.ts";
@@ -25,7 +26,7 @@ import {
   parseColumns,
   renderTemplate,
 } from "../output/job_columns.ts";
-import { type CliContext, tableNote, tableOptions, withStore } from "./context.ts";
+import { type CliContext, readStore, tableNote, tableOptions } from "./context.ts";
 import { parseIntOption, parseStateOption } from "./args.ts";
 
 /** The workers as a table, or a line saying there are none. */
@@ -85,7 +86,7 @@ export async function statusAction(
   options: { json?: boolean; color?: boolean; watch?: boolean },
 ): Promise<number> {
   const read = () =>
-    withStore(paths, async (kv) => {
+    readStore(ctx, paths, async (kv) => {
       await settle(kv, paths);
       const now = new Date();
       const recent = await statsRead(kv, { since: new Date(now.getTime() - 5 * 60_000), now });
@@ -97,11 +98,13 @@ export async function statusAction(
         throughput: recent.completed_per_minute,
         paused: settings.filter((e) => e.settings.paused).map((e) => e.name),
         schedules: await scheduleCounts(kv),
+        storeId: (await storeIdGet(kv))?.id ?? null,
       };
-    });
+    }, { note: true });
   if (options.json) {
-    const { counts, workers, paused, schedules } = await read();
-    ctx.out(toJson({ store: storeOf(paths), counts, workers, paused_queues: paused, schedules }));
+    const { counts, workers, paused, schedules, storeId } = await read();
+    const store = storeId ? { ...storeOf(paths), id: storeId } : storeOf(paths);
+    ctx.out(toJson({ store, counts, workers, paused_queues: paused, schedules }));
     return 0;
   }
   const render = async () => {
@@ -212,7 +215,7 @@ export async function listAction(
   const filtered = priority !== undefined || needle !== undefined || label !== undefined ||
     schedule !== undefined ||
     sort !== "created";
-  const { jobs, total } = await withStore(paths, async (kv) => {
+  const { jobs, total } = await readStore(ctx, paths, async (kv) => {
     await settle(kv, paths);
     let jobs: Job[];
     if (!filtered) {
@@ -281,7 +284,7 @@ export async function showAction(
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
   validateJobId(id);
-  const found = await withStore(paths, async (kv) => {
+  const found = await readStore(ctx, paths, async (kv) => {
     const entry = await jobGet(kv, id);
     return entry ? { job: entry.job, attempts: await attemptList(kv, id) } : null;
   });

@@ -2,6 +2,7 @@
  * `queuectl worker run|start|stop|status`.
  * @module
  */
+import { storeFileIdentity } from "../store/identity.ts";
 import { errorReason, OperationError, UsageError } from "../errors.ts";
 import { startWorker, type WorkerEvent, type WorkerSummary } from "../worker/worker.ts";
 import {
@@ -15,7 +16,7 @@ import { formatDuration, plural, toJson } from "../output/text.ts";
 import { type JunitJob, junitReport } from "../output/junit.ts";
 import { logTail } from "../capped_log.ts";
 import { attemptLogPath, type Paths } from "../paths.ts";
-import { type CliContext, useColor, withStore } from "./context.ts";
+import { type CliContext, readStore, useColor, withStore } from "./context.ts";
 import { drainTallyIn } from "../store/counts.ts";
 import { renderProgress } from "../output/progress.ts";
 import { parseIntOption, parseQueuesOption } from "./args.ts";
@@ -61,6 +62,8 @@ export async function workerRunAction(
   };
   // A worker waits out another process's lock on the store instead of giving up.
   const kv = await openStore(paths, { waitForLock: true, onWait: write });
+  // Which file it opened: the worker stops if the file at the path becomes another one.
+  const storeFile = await storeFileIdentity(paths.dbPath);
   const started = performance.now();
   let summary: WorkerSummary;
   // A drain on a terminal draws a progress line instead of a line per job (not under CI,
@@ -76,6 +79,7 @@ export async function workerRunAction(
       host: ctx.hostname(),
       pid: ctx.pid,
       concurrency,
+      storeFile,
       drain: options.drain ?? false,
       queues,
       onEvent: (event) => {
@@ -246,6 +250,8 @@ function describeEvent(event: WorkerEvent): string {
         ? " (stop requested through the store)"
         : event.source === "error"
         ? " (too many store errors)"
+        : event.source === "store_gone"
+        ? " (its store file is gone)"
         : "";
       return event.force
         ? `stopping now${why}: killing running jobs and putting them back`
@@ -264,6 +270,8 @@ function describeEvent(event: WorkerEvent): string {
       return `store error (will retry): ${event.message}`;
     case "store_unavailable":
       return `store unavailable since ${event.since}: ${event.reason}; waiting for it (retrying up to every 30s), running jobs keep running`;
+    case "store_gone":
+      return `store file ${event.path} was ${event.how} (the data dir removed or replaced): this worker's store is gone; stopping (start workers again for the store now there)`;
     case "store_back":
       return `store back after ${
         formatDuration(event.downMs)
@@ -430,7 +438,8 @@ export async function workerStatusAction(
   paths: Paths,
   options: { json?: boolean; color?: boolean },
 ): Promise<number> {
-  const view = await withStore(
+  const view = await readStore(
+    ctx,
     paths,
     (kv) => workersView(kv, ctx.hostname(), { dataDir: paths.dataDir }),
   );

@@ -159,6 +159,9 @@ export const scheduleDueKey = (atMs: number, name: string): Deno.KvKey => [
 /** Prefix of the due index of schedules. */
 export const SCHEDULE_DUE_PREFIX: Deno.KvKey = ["schedule_due"];
 
+/** The store's id and creation time, recorded when the store is first created. */
+export const STORE_ID_KEY: Deno.KvKey = ["store_id"];
+
 /** A stored config value. */
 export const configKey = (key: string): Deno.KvKey => ["config", key];
 /** Prefix of the stored config. */

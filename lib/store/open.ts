@@ -5,7 +5,8 @@
  */
 import { OperationError, permissionReason, UsageError } from "../errors.ts";
 import { dirname, type Paths, remoteStore, storeLabel, TOKEN_ENV } from "../paths.ts";
-import { busyTimeoutMs, busyTolerant, isBusyError } from "./busy.ts";
+import { busyTimeoutMs, busyTolerant, isBusyError, storeError } from "./busy.ts";
+import { storeIdEnsure } from "./identity.ts";
 
 /** How a store is opened. */
 export interface OpenOptions {
@@ -35,6 +36,7 @@ export async function openStore(paths: Paths, options: OpenOptions = {}): Promis
   } catch (error) {
     throw new OperationError(`Cannot create data directory for "${where}": ${reason(error)}`);
   }
+  const existed = await storeExists(paths);
   let kv: Deno.Kv | null = null;
   // Two processes creating a new store at once: one finds it locked while the other sets
   // up its tables. Opening is retried for as long as any other call would wait.
@@ -55,10 +57,19 @@ export async function openStore(paths: Paths, options: OpenOptions = {}): Promis
   } catch {
     // Not fatal: the file may belong to someone else or the system may not support modes.
   }
-  return busyTolerant(kv, {
+  const guarded = busyTolerant(kv, {
     path: where,
     timeoutMs: options.waitForLock ? Infinity : undefined,
   });
+  if (!existed) {
+    try {
+      await storeIdEnsure(guarded); // a new store records its identity
+    } catch (error) {
+      guarded.close();
+      throw storeError(error, where);
+    }
+  }
+  return guarded;
 }
 
 /** How long opening a KV Connect store may take before it counts as unreachable. */

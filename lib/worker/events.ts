@@ -7,7 +7,7 @@ import type { Attempt, Job } from "../job.ts";
 import type { FiringOutcome } from "../store/schedules.ts";
 
 /** What made a worker stop: a signal, a stop request in the store, or store errors. */
-export type StopSource = "signal" | "request" | "error";
+export type StopSource = "signal" | "request" | "error" | "store_gone";
 
 /** Something a worker did, for its log and for progress output. */
 export type WorkerEvent =
@@ -19,7 +19,8 @@ export type WorkerEvent =
   | { kind: "schedule"; outcome: Extract<FiringOutcome, { kind: "fired" | "skipped" }> }
   | { kind: "error"; message: string }
   | { kind: "store_unavailable"; since: string; reason: string }
-  | { kind: "store_back"; since: string; downMs: number };
+  | { kind: "store_back"; since: string; downMs: number }
+  | { kind: "store_gone"; path: string; how: "removed" | "replaced" };
 
 /** What a worker did over its life. */
 export interface WorkerSummary {

@@ -15,6 +15,7 @@ import {
   type WorkerTiming,
 } from "./context.ts";
 import { isKvConnect } from "../store/limits.ts";
+import { type FileIdentity, storeFileCheck } from "../store/identity.ts";
 import { controlNew, controlPoll, controlStop, storeRequests } from "./control.ts";
 import {
   errorLine,
@@ -69,6 +70,11 @@ export interface WorkerOptions {
   upkeep?: PeriodicTask[];
   /** Wake-up sources besides this host's socket. */
   wakeSources?: WakeSource[];
+  /**
+   * The store file this worker opened (a local store); when the file at its path is no
+   * longer this one (the data dir was removed or replaced), the worker says so and stops.
+   */
+  storeFile?: FileIdentity | null;
 }
 
 /** A running worker: `done` settles when it has stopped; `stop` asks it to. */
@@ -169,7 +175,10 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
       beat();
       wakeUp(ctx.wakeups);
     };
-    const heartbeat = setInterval(beat, timing.heartbeatMs);
+    const heartbeat = setInterval(() => {
+      beat();
+      if (options.storeFile) void storeFileWatch(ctx, options.storeFile);
+    }, timing.heartbeatMs);
     let controlBusy = false;
     const controlTimer = setInterval(() => {
       if (controlBusy) return;
@@ -207,6 +216,18 @@ export function startWorker(options: WorkerOptions): WorkerHandle {
   })();
 
   return { done, stop };
+}
+
+/**
+ * Stops the worker by force when the file at its store's path is not the one it opened:
+ * the data dir was removed (its writes would go to a deleted file no command sees) or
+ * replaced (another store now lives there, which is not this worker's to serve).
+ */
+async function storeFileWatch(ctx: WorkerContext, opened: FileIdentity): Promise<void> {
+  const check = await storeFileCheck(ctx.paths.dbPath, opened);
+  if (check.kind === "same" || ctx.control.forced.signal.aborted) return;
+  ctx.emit({ kind: "store_gone", path: ctx.paths.dbPath, how: check.kind });
+  ctx.stop(true, "store_gone");
 }
 
 /** The worker's first upkeep pass (the rescuer and the sweep), before its lanes start. */

@@ -37,7 +37,7 @@ async function checkedIds(db: string): Promise<string[]> {
 }
 
 Deno.test(`power loss: ${ROUNDS} times every process of a drain is SIGKILLed at a random moment; the store stays consistent and the drain then completes with nothing lost`, async () => {
-  const home = await tempHome();
+  const home = await tempHome({ mode: "file" });
   const db = `${home.home}/queue.db`;
   const ran = `${home.home}/ran.txt`;
   const procs: Spawned[] = [];

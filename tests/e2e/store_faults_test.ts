@@ -84,7 +84,7 @@ Deno.test({
     await immutableMissing(),
   ),
   fn: async () => {
-    const home = await tempHome();
+    const home = await tempHome({ mode: "file" });
     const db = `${home.home}/queue.db`;
     const { run, json } = storeCli(home, db);
     const frozen = [db, `${db}-wal`];
@@ -161,7 +161,7 @@ Deno.test({
     await tmpfsMissing(),
   ),
   fn: async () => {
-    const home = await tempHome();
+    const home = await tempHome({ mode: "file" });
     const small = `${home.home}/small`;
     const db = `${small}/queue.db`;
     const { run, json } = storeCli(home, db);
