@@ -22,6 +22,7 @@ import {
 import { renderTable } from "../output/table.ts";
 import { formatRelative, toJson, truncate } from "../output/text.ts";
 import { type CliContext, readStore, tableNote, tableOptions, withStore } from "./context.ts";
+import { liveWorkers, unservedLine, unservedQueues, warnIfUnserved } from "./serving.ts";
 import { parseEnvOption, parseIntOption, parseQueuesOption, parseTimeoutOption } from "./args.ts";
 import { wakeWorkers } from "../worker/wake_socket.ts";
 
@@ -81,7 +82,12 @@ export async function scheduleAddAction(
       ? undefined
       : parseIntOption(options.catchUp, "--catch-up", { min: 1, max: 100 }),
   }, new Date());
-  const outcome = await withStore(paths, (kv) => scheduleAdd(kv, created));
+  const queue = created.schedule.job.queue ?? "default";
+  const { outcome, unserved } = await withStore(paths, async (kv) => ({
+    outcome: await scheduleAdd(kv, created),
+    // No silent wait: ticks fire and run only while a worker serves the queue.
+    unserved: unservedQueues(await liveWorkers(kv), [queue]),
+  }));
   if (outcome.kind === "exists") {
     throw new UsageError(
       `Schedule "${args.name}" already exists (${outcome.existing.cron}): remove it first (queuectl schedule rm ${args.name})`,
@@ -96,6 +102,7 @@ export async function scheduleAddAction(
       next ? `Next run ${next} (${formatRelative(next, new Date())})\n` : "It has no future run\n",
     );
   }
+  if (unserved.length > 0) ctx.err(unservedLine(unserved, "its ticks wait"));
   return 0;
 }
 
@@ -266,7 +273,11 @@ export async function scheduleRunAction(
   options: { json?: boolean },
 ): Promise<number> {
   validateScheduleName(name);
-  const outcome = await withStore(paths, (kv) => scheduleRunNow(kv, name, { now: new Date() }));
+  const outcome = await withStore(paths, async (kv) => {
+    const run = await scheduleRunNow(kv, name, { now: new Date() });
+    if (run.kind === "fired") await warnIfUnserved(ctx, kv, [run.job.queue], "it waits");
+    return run;
+  });
   if (outcome.kind === "not_found") throw notFound(name);
   await wakeWorkers(paths.dbPath);
   ctx.out(options.json ? toJson(outcome.job) : `${outcome.job.id}\n`);

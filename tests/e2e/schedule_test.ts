@@ -59,6 +59,10 @@ Deno.test("schedule add/list/show/pause/resume/run/rm over the CLI", async () =>
     assert.equal(added.code, 0, added.stderr);
     assert.equal(added.stdout, "nightly\n");
     assert.match(added.stderr, /^Next run \d{4}-\d\d-\d\dT0[12]:00:00\.000Z/);
+    assert.match(
+      added.stderr,
+      /\nNo worker is running for queue "ops": its ticks wait until one starts/,
+    );
     const [view] = await cliJson<View[]>(h, ["schedule", "list"]);
     assert.equal(view.name, "nightly");
     assert.equal(view.tz, "Europe/Berlin");
