@@ -1,6 +1,6 @@
 /**
  * The values completion offers (pure data): which command arguments and which options take
- * job ids, states, queues, config keys or labels. The scripts ask `queuectl __complete KIND`
+ * job ids, states, queues, config keys, labels or schedule names. The scripts ask `queuectl __complete KIND`
  * for the values themselves, so they are always those of the store.
  * @module
  */
@@ -9,7 +9,14 @@
 export const COMPLETE_COMMAND = "__complete";
 
 /** The kinds of values completion can offer. */
-export const VALUE_KINDS = ["ids", "states", "queues", "config-keys", "labels"] as const;
+export const VALUE_KINDS = [
+  "ids",
+  "states",
+  "queues",
+  "config-keys",
+  "labels",
+  "schedules",
+] as const;
 /** One of `VALUE_KINDS`. */
 export type ValueKind = typeof VALUE_KINDS[number];
 
@@ -30,6 +37,11 @@ export const ARGUMENT_VALUES: Record<string, ValueKind> = {
   "queue rm": "queues",
   "config get": "config-keys",
   "config set": "config-keys",
+  "schedule show": "schedules",
+  "schedule rm": "schedules",
+  "schedule pause": "schedules",
+  "schedule resume": "schedules",
+  "schedule run": "schedules",
 };
 
 /** The values an option takes, by its long flag (at any command that has it). */
@@ -38,4 +50,5 @@ export const OPTION_VALUES: Record<string, ValueKind> = {
   "--queue": "queues",
   "--label": "labels",
   "--after": "ids",
+  "--schedule": "schedules",
 };

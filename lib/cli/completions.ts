@@ -18,13 +18,14 @@ import { JOB_STATES } from "../job.ts";
 import { CONFIG_KEYS } from "../config.ts";
 import { jobList } from "../store/jobs.ts";
 import { queueNamesAll } from "../store/queues.ts";
+import { scheduleNames } from "../store/schedule_views.ts";
 
 /** How many recent jobs give ids and labels to complete. */
 const RECENT_JOBS = 50;
 
 /**
  * `__complete KIND`: the values completion offers, one per line: job ids (most recent
- * first), states, queues, config keys or labels. Nothing (and no store made) when the store
+ * first), states, queues, config keys, labels or schedule names. Nothing (and no store made) when the store
  * does not exist yet.
  */
 export async function completeValuesAction(
@@ -46,6 +47,7 @@ async function completeValues(paths: Paths, kind: ValueKind): Promise<string[]> 
   if (!await storeExists(paths)) return [];
   return await withStore(paths, async (kv) => {
     if (kind === "queues") return await queueNamesAll(kv);
+    if (kind === "schedules") return await scheduleNames(kv);
     const jobs = await jobList(kv, { limit: RECENT_JOBS });
     if (kind === "ids") return jobs.map((j) => j.id);
     return [...new Set(jobs.flatMap((j) => j.label ? [j.label] : []))];

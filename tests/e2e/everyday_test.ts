@@ -405,6 +405,7 @@ Deno.test({
     try {
       await ok(home, ["enqueue", "--id", "alpha", "--label", "nightly", "true"]);
       await ok(home, ["enqueue", "--id", "beta", "--queue", "emails", "true"]);
+      await ok(home, ["schedule", "add", "backup", "@daily", "--", "true"]);
       // The scripts call `queuectl __complete`: put this checkout's CLI on the PATH as queuectl.
       const bin = `${home.home}/bin`;
       await Deno.mkdir(bin);
@@ -441,6 +442,8 @@ Deno.test({
             `t queuectl config get max-l`,
             `t queuectl list --label ''`,
             `t queuectl enqueue --queue e`,
+            `t queuectl schedule show ''`,
+            `t queuectl list --schedule b`,
           ].join("\n"),
         ]),
         [
@@ -450,6 +453,8 @@ Deno.test({
           "max-log-bytes max-lost",
           "nightly",
           "emails",
+          "backup",
+          "backup",
         ],
       );
 
