@@ -4,7 +4,7 @@
  * @module
  */
 import { absolutePaths, type Paths, resolvePaths } from "../paths.ts";
-import { openStore, storeExists } from "../store/open.ts";
+import { openStore, storeMissing } from "../store/open.ts";
 import type { LaunchContext } from "../supervisor.ts";
 import type { TableOptions } from "../output/table.ts";
 
@@ -111,7 +111,7 @@ export async function readStore<T>(
   fn: (kv: Deno.Kv) => Promise<T>,
   options: { note?: boolean } = {},
 ): Promise<T> {
-  if (await storeExists(paths)) return await withStore(paths, fn);
+  if (!await storeMissing(paths)) return await withStore(paths, fn);
   if (options.note) {
     ctx.err(`No store at ${paths.dbPath} yet: it is created by the first enqueue\n`);
   }

@@ -143,6 +143,21 @@ function remoteReason(error: unknown): string {
   return first;
 }
 
+/**
+ * Reports whether a local store is plainly not there yet (no such file, in a path that
+ * could hold one): false for a KV Connect store, an existing file, and a path that cannot
+ * be read or made (opening it then says why).
+ */
+export async function storeMissing(paths: Paths): Promise<boolean> {
+  if (remoteStore(paths.dbPath)) return false;
+  try {
+    await Deno.stat(paths.dbPath);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
 /** Reports whether the store file exists (so read-only checks need not create it). */
 export async function storeExists(paths: Paths): Promise<boolean> {
   if (remoteStore(paths.dbPath)) return true;

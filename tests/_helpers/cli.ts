@@ -194,3 +194,13 @@ export async function killWorkers(home: TempHome): Promise<void> {
     // nothing to clean
   }
 }
+
+/** Reports whether a file or directory exists at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

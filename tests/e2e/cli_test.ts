@@ -6,6 +6,7 @@ import {
   cliSpawn,
   killPid,
   killWorkers,
+  pathExists,
   pidAlive,
   type Spawned,
   type TempHome,
@@ -36,15 +37,6 @@ async function ok(home: TempHome, args: string[], stdin?: string): Promise<strin
 }
 
 const ids = (stdout: string) => stdout.trim().split("\n").filter((l) => l !== "");
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("e2e cli: config set persists across invocations; get, list --json, show and reset agree", async () => {
   const home = await tempHome();
@@ -216,7 +208,7 @@ Deno.test("e2e cli: enqueue --validate prints the normalized job and enqueues no
     assert.equal(job.state, "pending");
     assert.equal(job.priority, 4);
     assert.equal(job.max_retries, 3);
-    assert.equal(await exists(`${home.home}/queue.db`), false, "no store was even created");
+    assert.equal(await pathExists(`${home.home}/queue.db`), false, "no store was even created");
     const invalid = await cli(home, ["enqueue", "--validate", '{"command":""}']);
     assert.equal(invalid.code, 2);
     assert.match(invalid.stderr, /"command" must be a non-empty string/);

@@ -15,6 +15,7 @@ import {
   waitFor,
 } from "../_helpers/cli.ts";
 import { missingCommand, needs } from "../_helpers/needs.ts";
+import { mountTmpfs, tmpfsMissing, umount } from "../_helpers/mounts.ts";
 import { fileStoreOnly } from "../_helpers/store_mode.ts";
 
 /** Asserts a failure: exit 1 and exactly one line on stderr, no stack trace. */
@@ -316,38 +317,11 @@ Deno.test("a job's log that cannot be written: the job's result stands, the atte
   }
 });
 
-/** Mounts a tmpfs of `size` at `dir` (made if need be); false when this process cannot. */
-async function mountTmpfs(dir: string, size: string): Promise<boolean> {
-  await Deno.mkdir(dir, { recursive: true });
-  const out = await new Deno.Command("mount", {
-    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => null);
-  return out?.success ?? false;
-}
-
-async function umount(dir: string): Promise<void> {
-  await new Deno.Command("umount", { args: ["-l", dir] }).output().catch(() => {});
-}
-
-/** Whether a tmpfs can be mounted here (root with CAP_SYS_ADMIN), tried once at load. */
-async function canMountTmpfs(): Promise<boolean> {
-  const dir = await Deno.makeTempDir({ prefix: "queuectl-tmpfs-probe-" });
-  try {
-    const mounted = await mountTmpfs(dir, "4k");
-    if (mounted) await umount(dir);
-    return mounted;
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-}
-
 Deno.test({
   ...needs(
     "a full disk (a small tmpfs): a job's log fills it and the job's result stands; a store on it refuses new jobs with one line and keeps every earlier job whole",
     fileStoreOnly("a KV file on a full disk") ??
-      (await canMountTmpfs() ? null : "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"),
+      await tmpfsMissing(),
   ),
   fn: fullDisk,
 });

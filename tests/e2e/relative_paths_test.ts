@@ -4,21 +4,20 @@
  * fails leaves no process behind.
  */
 import assert from "node:assert/strict";
-import { cli, cliJson, type CliResult, killPid, tempHome, waitFor } from "../_helpers/cli.ts";
+import {
+  cli,
+  cliJson,
+  type CliResult,
+  killPid,
+  pathExists,
+  tempHome,
+  waitFor,
+} from "../_helpers/cli.ts";
 import { alive, groupMembers } from "../_helpers/procs.ts";
 import { openStore } from "../../lib/store/open.ts";
 import { resolvePaths } from "../../lib/paths.ts";
 import { spawnWorkers } from "../../lib/supervisor.ts";
 import { workerList } from "../../lib/store/workers.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("e2e: worker start with a relative QUEUECTL_HOME starts, logs and runs jobs in that dir", async () => {
   const home = await tempHome();
@@ -36,7 +35,7 @@ Deno.test("e2e: worker start with a relative QUEUECTL_HOME starts, logs and runs
       return r.code === 0 && JSON.parse(r.stdout).state === "completed";
     }, { timeoutMs: 20_000, what: "j1 to complete" });
     assert.match(await Deno.readTextFile(worker.log), /started \(pid \d+/);
-    assert.equal(await exists(`${home.home}/relhome/relhome`), false, "no nested data dir");
+    assert.equal(await pathExists(`${home.home}/relhome/relhome`), false, "no nested data dir");
     const stopped = await cli(home, ["worker", "stop"], { env });
     assert.equal(stopped.code, 0, stopped.stderr);
   } finally {
@@ -61,8 +60,8 @@ Deno.test("e2e: a relative --db from another directory is the same store for the
       const r = await run(["show", "j1", "--json"]);
       return r.code === 0 && JSON.parse(r.stdout).state === "completed";
     }, { timeoutMs: 20_000, what: "j1 to complete" });
-    assert.ok(await exists(`${sub}/mydb.db`), "the store is beside the cwd");
-    assert.equal(await exists(`${home.home}/mydb.db`), false, "no store in the data dir");
+    assert.ok(await pathExists(`${sub}/mydb.db`), "the store is beside the cwd");
+    assert.equal(await pathExists(`${home.home}/mydb.db`), false, "no store in the data dir");
     const workers = await cliJson<{ id: string }[]>(home, [
       "--db",
       `${sub}/mydb.db`,

@@ -3,17 +3,8 @@
  * store; a worker whose store file was removed or replaced says so and stops.
  */
 import assert from "node:assert/strict";
-import { cli, killPid, pidAlive, tempHome, waitFor } from "../_helpers/cli.ts";
+import { cli, killPid, pathExists, pidAlive, tempHome, waitFor } from "../_helpers/cli.ts";
 import { killProcessesOf } from "../_helpers/procs.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("e2e: read-only commands on a missing store create nothing; status says there is none yet and exits 0 with zero counts", async () => {
   const home = await tempHome({ mode: "file" });
@@ -43,7 +34,7 @@ Deno.test("e2e: read-only commands on a missing store create nothing; status say
     }
     const show = await cli(home, ["show", "nope"], { env });
     assert.equal(show.code, 2, "an unknown id, as in an empty store");
-    assert.equal(await exists(data), false, "no data dir was made");
+    assert.equal(await pathExists(data), false, "no data dir was made");
     const enqueued = await cli(home, ["enqueue", "true"], { env });
     assert.equal(enqueued.code, 0, enqueued.stderr);
     const after = await cli(home, ["status", "--json"], { env });
@@ -71,7 +62,7 @@ for (const how of ["removed", "replaced"] as const) {
         env,
       });
       assert.equal(enq.code, 0, enq.stderr);
-      await waitFor(() => exists(marker), { timeoutMs: 20_000, what: "the job to start" });
+      await waitFor(() => pathExists(marker), { timeoutMs: 20_000, what: "the job to start" });
       let log = worker.log;
       if (how === "removed") await Deno.remove(data, { recursive: true });
       else {
@@ -96,7 +87,7 @@ for (const how of ["removed", "replaced"] as const) {
         const now = await cli(home, ["status"], { env });
         assert.equal(now.code, 0);
         assert.match(now.stderr, /^No store at /, "status says the store is gone");
-        assert.equal(await exists(data), false, "and does not make it again");
+        assert.equal(await pathExists(data), false, "and does not make it again");
       }
     } finally {
       for (const pid of pids) killPid(pid);
