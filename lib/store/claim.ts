@@ -44,7 +44,17 @@ export interface ClaimOptions {
    * Settings read earlier. Safe to reuse: the claim commit checks their versionstamps, so a
    * pause or cap committed since makes the claim fail and the cache is dropped.
    */
-  cache?: { current: ClaimCache | null; maxAgeMs: number; contendedAt?: number };
+  cache?: {
+    current: ClaimCache | null;
+    maxAgeMs: number;
+    contendedAt?: number;
+    /**
+     * Jobs this process's lanes have claimed or are claiming, by id, with the versionstamp
+     * they were read at: a sibling lane's older read of such a job is skipped instead of
+     * raced (its commit could only fail). A job back in the ready index has a new one.
+     */
+    taken?: Map<string, TakenMark>;
+  };
   /** Counter changes and statistics of the whole commit, gathered (see ChangeExtras). */
   gather?: { sums?: CounterSums; stats?: StatsGather };
 }
@@ -173,14 +183,60 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
   const candidates = await claimCandidates(kv, options);
   if (!candidates) return { kind: "empty" };
   for (const entry of candidates.entries) {
+    if (!takenMark(options, entry)) continue;
     const op = kv.atomic();
     const job = await addClaim(kv, op, candidates, entry, options);
-    if (!job) continue;
-    const result = await op.commit();
+    if (!job) {
+      takenRelease(options, entry);
+      continue;
+    }
+    const result = await op.commit().catch((error) => {
+      takenRelease(options, entry);
+      throw error;
+    });
     if (result.ok) return { kind: "claimed", entry: { job, versionstamp: result.versionstamp } };
+    takenRelease(options, entry);
     if (await claimFailed(kv, candidates, options)) return { kind: "contended" };
   }
   return { kind: "contended" };
+}
+
+/** How many claimed jobs a process remembers (its lanes' reads are milliseconds old). */
+const TAKEN_KEPT = 256;
+
+/**
+ * How long a mark holds: a sibling's read is at most this old when it claims, and a claim
+ * that never reported back (its commit threw) frees the job after it.
+ */
+const TAKEN_MS = 2000;
+
+/** One job this process's lanes have claimed or are claiming, as read, and since when. */
+export interface TakenMark {
+  versionstamp: string;
+  at: number;
+}
+
+/**
+ * Marks `entry` as being claimed by this process; false when a sibling lane already has it
+ * (as read: a job read again after it came back is a new entry). Synchronous, so two lanes
+ * that read the same heads never go for the same one.
+ */
+export function takenMark(options: ClaimOptions, entry: JobEntry): boolean {
+  const taken = options.cache?.taken;
+  if (!taken) return true;
+  const now = Date.now();
+  const mark = taken.get(entry.job.id);
+  if (mark && mark.versionstamp === entry.versionstamp && now - mark.at < TAKEN_MS) return false;
+  taken.delete(entry.job.id);
+  taken.set(entry.job.id, { versionstamp: entry.versionstamp, at: now });
+  if (taken.size > TAKEN_KEPT) taken.delete(taken.keys().next().value!);
+  return true;
+}
+
+/** A claim of `entry` did not land: a sibling lane may go for it again. */
+export function takenRelease(options: ClaimOptions, entry: JobEntry): void {
+  const taken = options.cache?.taken;
+  if (taken?.get(entry.job.id)?.versionstamp === entry.versionstamp) taken.delete(entry.job.id);
 }
 
 async function settingsView(kv: Deno.Kv, options: ClaimOptions): Promise<ClaimCache> {

@@ -143,18 +143,20 @@ export class CounterSums {
 const RELEASE_IN_COMMIT = 40;
 
 /**
- * Checks a finishing commit holds besides its dependents': the job's own, the four of a
- * claim of the lane's next job in the same commit (job, both queue settings, a running
- * count), and one a caller may add (purge: the dependents marker).
+ * Checks a finishing commit holds besides its dependents': the job's own, a worker's two
+ * (the cancel request absent, the lane's statistics record as read), the four of a claim
+ * of the lane's next job in the same commit (job, both queue settings, a running count),
+ * and one a caller may add (purge: the dependents marker). A KV Connect store's 10 checks
+ * leave room for 2 dependents; the rest are released right after it lands.
  */
-const CHANGE_OWN_CHECKS = 6;
+const CHANGE_OWN_CHECKS = 8;
 
 /** Checks a release commit holds besides its dependents': the parent and the marker. */
 const RELEASE_OWN_CHECKS = 2;
 
 /**
  * How many dependents one commit may release, given the checks it holds besides theirs
- * (one each): 40 on a KV file, 4 or 8 within a KV Connect store's 10 checks.
+ * (one each): 40 on a KV file, 2 or 8 within a KV Connect store's 10 checks.
  */
 function releaseLimit(kv: Deno.Kv, ownChecks: number): number {
   return Math.max(1, Math.min(RELEASE_IN_COMMIT, storeLimits(kv).checks - ownChecks));

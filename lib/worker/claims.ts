@@ -1,7 +1,7 @@
 /**
- * How a lane claims: its options as of now (its own offset among equally good jobs, or a
- * random one after lost races), and the claim of its next job added to the commit that
- * finishes its last one.
+ * How a lane claims: its options as of now (the oldest of the best jobs its sibling lanes
+ * have not taken, or a random one after lost races), and the claim of its next job added
+ * to the commit that finishes its last one.
  * @module
  */
 import type { Config } from "../config.ts";
@@ -11,7 +11,10 @@ import {
   type ClaimCandidates,
   claimCandidates,
   type ClaimOptions,
+  takenMark,
+  takenRelease,
 } from "../store/claim.ts";
+import type { JobEntry } from "../store/jobs.ts";
 import type { WorkerContext } from "./context.ts";
 
 /**
@@ -27,16 +30,19 @@ const CONTENDED_SPREAD_MS = 2000;
 export interface FollowUp {
   job: Job;
   before: Job;
+  /** The entry as read (its claim is released if the commit fails). */
+  entry: JobEntry;
   candidates: ClaimCandidates;
   options: ClaimOptions;
 }
 
 /**
- * How a lane claims, as of now. Lanes start at their own offset among equally good jobs;
- * after a claim lost a race (other workers want the same heads), at a random one for a
- * while. A lone worker so takes jobs in strict FIFO order, and busy ones rarely collide.
+ * How a lane claims, as of now: the oldest of the best jobs that no sibling lane has
+ * taken (they share the process's `taken` set, so they never race each other), or, after
+ * a claim lost a race to another worker process, a random one of the best few for a
+ * while, so that busy workers rarely collide.
  */
-export function claimOptionsFor(ctx: WorkerContext, config: Config, lane: number): ClaimOptions {
+export function claimOptionsFor(ctx: WorkerContext, config: Config): ClaimOptions {
   const contended = Date.now() - ctx.claims.contendedAt < CONTENDED_SPREAD_MS;
   return {
     workerId: ctx.id,
@@ -44,7 +50,7 @@ export function claimOptionsFor(ctx: WorkerContext, config: Config, lane: number
     now: new Date(),
     queues: ctx.queues ?? undefined,
     cache: ctx.claims,
-    spread: lane + (contended ? Math.floor(Math.random() * 1024) : 0),
+    spread: contended ? Math.floor(Math.random() * 1024) : 0,
   };
 }
 
@@ -65,8 +71,10 @@ export async function followUpClaim(
   if (!candidates) return null;
   for (const entry of candidates.entries) {
     if (entry.job.id === options.finishing.id) continue;
+    if (!takenMark(options.claim, entry)) continue;
     const job = await addClaim(ctx.kv, op, candidates, entry, options.claim);
-    if (job) return { job, before: entry.job, candidates, options: options.claim };
+    if (job) return { job, before: entry.job, entry, candidates, options: options.claim };
+    takenRelease(options.claim, entry);
   }
   return null;
 }

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Paths } from "../paths.ts";
-import type { ClaimCache } from "../store/claim.ts";
+import type { ClaimCache, TakenMark } from "../store/claim.ts";
 import { configLoad } from "../store/config.ts";
 import type { LaneStats } from "../store/stats.ts";
 import type { ControlState } from "./control.ts";
@@ -67,6 +67,8 @@ export interface ClaimCacheState {
   maxAgeMs: number;
   /** When a claim last lost a race (Date.now()). */
   contendedAt: number;
+  /** The jobs the lanes have claimed or are claiming, as read (see ClaimOptions.cache). */
+  taken: Map<string, TakenMark>;
 }
 
 /** Store errors in a row across the lanes, and the one that made the worker give up. */

@@ -7,7 +7,7 @@
 import { backoffSettings, type Config } from "../config.ts";
 import type { Attempt, AttemptOutcome, Job } from "../job.ts";
 import { finish } from "../state_machine.ts";
-import { type ClaimCandidates, claimFailed } from "../store/claim.ts";
+import { type ClaimCandidates, claimFailed, takenRelease } from "../store/claim.ts";
 import { addChange, changeLanded, CounterSums, type JobEntry, jobGet } from "../store/jobs.ts";
 import { cancelRequestAbsent, cancelRequestClear } from "../store/requests.ts";
 import {
@@ -87,14 +87,17 @@ export async function finishCommit(
     // The first try also claims the next job; a failed commit is retried without it.
     const follow = tries === 0 && !ctx.control.stopping.signal.aborted
       ? await followUpClaim(ctx, op, {
-        claim: { ...claimOptionsFor(ctx, input.config, input.lane), gather },
+        claim: { ...claimOptionsFor(ctx, input.config), gather },
         read: await input.followUp,
         finishing: current.job,
       })
       : null;
     gather.sums.flush(op);
     const stats = addLaneStats(op, laneStatsOf(ctx, input.lane), gather.stats.deltas, +finishedAt);
-    const committed = await op.commit();
+    const committed = await op.commit().catch((error) => {
+      if (follow) takenRelease(follow.options, follow.entry);
+      throw error;
+    });
     if (committed.ok) {
       ctx.laneStats.set(input.lane, { ...stats, versionstamp: committed.versionstamp });
       landingAdd(ctx, next.job, changeLanded(kv, prepared));
@@ -111,7 +114,10 @@ export async function finishCommit(
           : null,
       };
     }
-    if (follow) await claimFailed(kv, follow.candidates, follow.options);
+    if (follow) {
+      takenRelease(follow.options, follow.entry);
+      await claimFailed(kv, follow.candidates, follow.options);
+    }
     ctx.laneStats.set(input.lane, await laneStatsRefresh(kv, laneStatsOf(ctx, input.lane)));
     const fresh = await jobGet(kv, current.job.id);
     if (!fresh) return { kind: "gone" };

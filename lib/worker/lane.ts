@@ -68,7 +68,7 @@ export async function laneStep(
   wait.woken = false;
   const config = await configCurrent(ctx);
   const wakeupsBefore = ctx.wakeups.count;
-  const claimed = await jobClaimNext(ctx.kv, claimOptionsFor(ctx, config, lane));
+  const claimed = await jobClaimNext(ctx.kv, claimOptionsFor(ctx, config));
   if (claimed.kind === "claimed") {
     wait.ms = ctx.timing.idleMinMs;
     let next = await runJob(ctx, claimed.entry, { lane });

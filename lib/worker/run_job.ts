@@ -165,7 +165,7 @@ async function runClaimed(
     }); // spawns at once
     dependents = dependentsMarkerGet(ctx.kv, job.id).catch(() => undefined);
     if (!ctx.control.stopping.signal.aborted) {
-      followUp = claimCandidates(ctx.kv, claimOptionsFor(ctx, config, lane), job.queue)
+      followUp = claimCandidates(ctx.kv, claimOptionsFor(ctx, config), job.queue)
         .catch(() => null);
     }
     result = await run;

@@ -123,7 +123,12 @@ export function workerContext(options: WorkerOptions): WorkerContext {
     config,
     // Queue settings change rarely and every claim commit checks them: on a KV Connect
     // store they are read again less often (a changed setting fails the claim's check).
-    claims: { current: null, maxAgeMs: isKvConnect(kv) ? 5000 : 500, contendedAt: 0 },
+    claims: {
+      current: null,
+      maxAgeMs: isKvConnect(kv) ? 5000 : 500,
+      contendedAt: 0,
+      taken: new Map(),
+    },
     control,
     wakeups: wakeupsNew(),
     nextDue: nextDue,

@@ -214,7 +214,7 @@ Deno.test({
       const out = await new Deno.Command("script", {
         args: ["-qec", line, "/dev/null"],
         clearEnv: true,
-        env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home },
+        env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home, ...home.store.env },
         cwd: home.home,
         stdin: "null",
         stdout: "piped",

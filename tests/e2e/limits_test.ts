@@ -28,10 +28,16 @@ Deno.test("e2e: a job with 30 dependents on a capped queue finishes, releases th
       );
     }
     await ok(["enqueue", "-"], lines.join("\n"));
-    await ok(["worker", "run", "--drain", "--concurrency", "1"]);
+    const drain = await cli(home, ["worker", "run", "--drain", "--concurrency", "1"]);
+    assert.equal(drain.code, 0, drain.stderr);
+    // The commit fits: refused (too many checks), the parent's finish would be lost and the
+    // parent would run again once its lease lapsed.
+    assert.doesNotMatch(drain.stderr, /store error|TooManyChecks/, drain.stderr);
     const status = await cliJson<{ counts: Record<string, number> }>(home, ["status"]);
     assert.equal(status.counts.completed, 33);
     assert.equal(status.counts.pending, 0);
+    const parent = await cliJson<{ attempts: number }>(home, ["show", "parent", "--json"]);
+    assert.equal(parent.attempts, 1, "the parent ran once");
   } finally {
     await home.cleanup();
   }

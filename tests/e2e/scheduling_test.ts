@@ -416,7 +416,7 @@ Deno.test("e2e: worker run --drain draws a progress line on a terminal, plain li
     const out = await new Deno.Command("script", {
       args: ["-qec", line, "/dev/null"],
       clearEnv: true,
-      env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home },
+      env: { ...env, TERM: "xterm", QUEUECTL_HOME: home.home, ...home.store.env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

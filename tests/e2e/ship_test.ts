@@ -285,7 +285,7 @@ Deno.test({
         assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
         return new TextDecoder().decode(out.stdout);
       };
-      const base = { QUEUECTL_HOME: home.home };
+      const base = { QUEUECTL_HOME: home.home, ...home.store.env };
       const ESC = "\u001b[";
       assert.ok((await onTerminal(base)).includes(ESC), "a terminal gets colour by default");
       assert.ok(!(await onTerminal({ ...base, CI: "true" })).includes(ESC), "CI=true");

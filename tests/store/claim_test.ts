@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
-import { addClaim, claimCandidates, jobClaimNext } from "../../lib/store/claim.ts";
+import { addClaim, claimCandidates, jobClaimNext, type TakenMark } from "../../lib/store/claim.ts";
 import { queueSettingsUpdate } from "../../lib/store/queues.ts";
 import { jobKey, queueCountKey } from "../../lib/store/keys.ts";
 import { queueNames } from "../../lib/store/queues.ts";
@@ -98,6 +98,32 @@ Deno.test("a delayed job is not claimable before its time, and is claimed once p
     assert.equal(counts.pending, 1);
     await assertConsistent(kv);
     assert.deepEqual(await claimAll(kv, { now: at(60) }), ["later"]);
+    await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("lanes sharing a taken set never race: two claims at once on one handle take a and b, neither contended; without the set one loses", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    await jobInsertMany(kv, ["a", "b", "c"].map((id) => makeJob({ id })));
+    const lanes = async (taken?: Map<string, TakenMark>) => {
+      const cache = { current: null, maxAgeMs: 60_000, contendedAt: 0, taken };
+      const claimOnce = () =>
+        jobClaimNext(kv, { workerId: "w", leaseSeconds: 30, now: new Date(), cache });
+      return await Promise.all([claimOnce(), claimOnce()]);
+    };
+    const shared = await lanes(new Map());
+    assert.deepEqual(
+      shared.map((r) => r.kind === "claimed" ? r.entry.job.id : r.kind).sort(),
+      ["a", "b"],
+      "each lane skips the job its sibling is claiming, oldest first",
+    );
+    // The same two claims without a shared set both go for the oldest (c): one loses.
+    const apart = await lanes();
+    assert.deepEqual(apart.map((r) => r.kind).sort(), ["claimed", "contended"]);
     await assertConsistent(kv);
   } finally {
     await t.cleanup();

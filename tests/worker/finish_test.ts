@@ -68,7 +68,7 @@ async function claimedIn(kv: Deno.Kv, path: string): Promise<[WorkerContext, Job
     drain: false,
     queues: null,
   });
-  const claimed = await jobClaimNext(kv, claimOptionsFor(ctx, config, 0));
+  const claimed = await jobClaimNext(kv, claimOptionsFor(ctx, config));
   assert.equal(claimed.kind, "claimed");
   if (claimed.kind !== "claimed") throw new Error("unreachable");
   return [ctx, claimed.entry];
@@ -83,7 +83,7 @@ function finishOk(ctx: WorkerContext, entry: JobEntry) {
     config,
     lane: 0,
     dependents: dependentsMarkerGet(ctx.kv, entry.job.id),
-    followUp: claimCandidates(ctx.kv, claimOptionsFor(ctx, config, 0), entry.job.queue),
+    followUp: claimCandidates(ctx.kv, claimOptionsFor(ctx, config), entry.job.queue),
   });
 }
 
