@@ -83,8 +83,14 @@ export async function claimCandidates(
 ): Promise<ClaimCandidates | null> {
   const limit = options.candidates ?? 4;
   const view = await settingsView(kv, options);
+  // Nothing claimable as the view says: the next claim reads the settings afresh (a
+  // resume or a raised cap is seen at once, not when the cached view ages).
+  const none = () => {
+    if (options.cache && options.cache.current === view) options.cache.current = null;
+    return null;
+  };
   const all = view.settings.get(ALL_QUEUES)!;
-  if (all.settings.paused) return null;
+  if (all.settings.paused) return none();
   const open = view.names.filter((q) => !view.settings.get(q)!.settings.paused);
   const capped = open.filter((q) => view.settings.get(q)!.settings.concurrency !== null);
   const running = new Map<string, Deno.KvEntryMaybe<Deno.KvU64>>();
@@ -106,14 +112,9 @@ export async function claimCandidates(
       heads.push({ key: entry.key, id: entry.value });
     }
   }
-  if (heads.length === 0) {
-    // Nothing in the queues known when the view was cached: a new queue may have appeared,
-    // so the next claim reads the names and settings afresh (no wait for the cache to age).
-    if (options.cache && options.cache.current === view && options.queues === undefined) {
-      options.cache.current = null;
-    }
-    return null;
-  }
+  // Nothing ready in the queues known when the view was cached (a new queue may have
+  // appeared, or one was resumed): the next claim reads names and settings afresh.
+  if (heads.length === 0) return none();
   heads.sort((a, b) => compareParts(a.key.slice(2), b.key.slice(2)));
   const ids = spread(heads.slice(0, limit), options.spread ?? 0).map((h) => h.id);
   return { view, running, entries: await jobGetMany(kv, ids), at: Date.now() };

@@ -11,8 +11,10 @@ import {
   queueConfigKey,
   queueCountKey,
   queueKey,
+  WAKE_KEY,
 } from "./keys.ts";
 import { toCount } from "./counts.ts";
+import { isKvConnect } from "./limits.ts";
 
 /** The name whose settings apply to every queue (`queuectl pause` with no queue). */
 export const ALL_QUEUES = "*";
@@ -83,10 +85,13 @@ export async function queueSettingsUpdate(
   for (let tries = 0; tries < 20; tries++) {
     const [entry] = await queueSettingsEntries(kv, [name]);
     const next = { ...entry.settings, ...patch };
-    const result = await kv.atomic()
+    const op = kv.atomic()
       .check({ key: queueConfigKey(name), versionstamp: entry.versionstamp })
-      .set(queueConfigKey(name), next)
-      .commit();
+      .set(queueConfigKey(name), next);
+    // A resume or a raised cap may make jobs claimable: on a KV Connect store, idle workers
+    // on every host watch WAKE_KEY (a local store's workers poll within 100 ms).
+    if (isKvConnect(kv)) op.sum(WAKE_KEY, 1n);
+    const result = await op.commit();
     if (result.ok) return next;
   }
   throw new Error(`Queue "${name}" settings kept changing; try again`);

@@ -47,11 +47,11 @@ export const DEFAULT_TIMING: WorkerTiming = {
  * to stay under 2 requests a second.
  */
 export const KV_CONNECT_TIMING: Partial<WorkerTiming> = {
-  idleMaxMs: 10_000,
-  controlMs: 3000,
+  idleMaxMs: 15_000,
+  controlMs: 5000,
   rescueMs: 5000,
   sweepMs: 10_000,
-  scheduleMs: 2000,
+  scheduleMs: 3000,
   configMs: 10_000,
 };
 
