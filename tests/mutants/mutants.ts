@@ -23,14 +23,18 @@ type Verdict =
   | { kind: "survived"; ms: number }
   | { kind: "stale"; why: string };
 
-/** The flags of the `test` task in deno.json (what `deno task test` passes). */
+/**
+ * The flags of the file pass's test task in deno.json (what `deno task test:file` passes),
+ * less `--parallel`: each mutant runs a few test files, and their output is read whole.
+ */
 async function testFlags(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const words = (config.tasks.test as string).trim().split(/\s+/);
+  const task = config.tasks["test:file"] as string;
+  const words = task.trim().split(/\s+/);
   if (words[0] !== "deno" || words[1] !== "test") {
-    throw new Error(`deno.json's test task is not "deno test …": ${config.tasks.test}`);
+    throw new Error(`deno.json's test:file task is not "deno test …": ${task}`);
   }
-  return words.slice(2).filter((w) => w.startsWith("-"));
+  return words.slice(2).filter((w) => w.startsWith("-") && w !== "--parallel");
 }
 
 /** Copies the repository (without .git) into a new temp dir. */
