@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { BackoffSettings } from "../../lib/backoff.ts";
 import { addClaim, claimCandidates, jobClaimNext, type TakenMark } from "../../lib/store/claim.ts";
-import { queueSettingsUpdate } from "../../lib/store/queues.ts";
-import { jobKey, queueCountKey } from "../../lib/store/keys.ts";
+import { ALL_QUEUES, queueSettingsUpdate } from "../../lib/store/queues.ts";
+import { jobKey, queueCountKey, WAKE_KEY } from "../../lib/store/keys.ts";
+import { testStore } from "../_helpers/store_mode.ts";
 import { queueNames } from "../../lib/store/queues.ts";
 import { countsGet, outstanding, queueCountsGet } from "../../lib/store/counts.ts";
 import { addChange, jobCommitChange, jobGet, jobInsertMany } from "../../lib/store/jobs.ts";
@@ -125,6 +126,31 @@ Deno.test("lanes sharing a taken set never race: two claims at once on one handl
     const apart = await lanes();
     assert.deepEqual(apart.map((r) => r.kind).sort(), ["claimed", "contended"]);
     await assertConsistent(kv);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("an empty claim drops the cached queue settings: a resume is seen by the next claim, not when the cache ages; on KV Connect the resume wakes idle workers", async () => {
+  const t = await tempKv();
+  try {
+    const { kv } = t;
+    const cache = { current: null, maxAgeMs: 60_000, contendedAt: 0, taken: new Map() };
+    const claimOnce = () =>
+      jobClaimNext(kv, { workerId: "w", leaseSeconds: 30, now: new Date(), cache });
+    await queueSettingsUpdate(kv, ALL_QUEUES, { paused: true });
+    await jobInsertMany(kv, [makeJob({ id: "a" })]);
+    assert.equal((await claimOnce()).kind, "empty", "paused");
+    const wake = async () => ((await kv.get<Deno.KvU64>(WAKE_KEY)).value?.value ?? 0n);
+    const before = await wake();
+    await queueSettingsUpdate(kv, ALL_QUEUES, { paused: false });
+    const claimed = await claimOnce();
+    assert.equal(claimed.kind, "claimed", "the resume is seen at once");
+    assert.equal(
+      await wake() - before,
+      testStore() === "kv_connect" ? 1n : 0n,
+      "the resume bumps the key idle workers watch, on KV Connect only",
+    );
   } finally {
     await t.cleanup();
   }
