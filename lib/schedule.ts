@@ -157,10 +157,10 @@ const FIRED_FIELDS = [
   "env",
 ] as const;
 
-/** A state that fires next at the first tick after `now` (no history). */
-export function freshState(schedule: Schedule, now: Date): ScheduleState {
+/** A state with no history and no next tick (a schedule's next-fire key is missing). */
+export function emptyState(): ScheduleState {
   return {
-    next_fire_at: nextTickIso(schedule, now.getTime()),
+    next_fire_at: null,
     last_tick_at: null,
     last_outcome: null,
     last_job_id: null,
@@ -168,6 +168,11 @@ export function freshState(schedule: Schedule, now: Date): ScheduleState {
     skips: 0,
     misses: 0,
   };
+}
+
+/** A state that fires next at the first tick after `now` (no history). */
+export function freshState(schedule: Schedule, now: Date): ScheduleState {
+  return { ...emptyState(), next_fire_at: nextTickIso(schedule, now.getTime()) };
 }
 
 /** The first tick of a schedule strictly after `afterMs`, as an ISO time; null for none. */

@@ -7,7 +7,7 @@ import { parseDuration } from "../duration.ts";
 import { JOB_STATES } from "../job.ts";
 import { countsGet } from "../store/counts.ts";
 import { statsRead } from "../store/stats.ts";
-import { scheduleViews } from "../store/schedule_views.ts";
+import { scheduleTallies, scheduleViews } from "../store/schedule_views.ts";
 import { formatDuration, toJson, truncate } from "../output/text.ts";
 import { type CliContext, readStore } from "./context.ts";
 
@@ -24,11 +24,7 @@ export async function statsAction(
     counts: await countsGet(kv),
     // Schedules: lifetime counts, and the state of each one's latest job.
     schedules: (await scheduleViews(kv)).map((v) => ({
-      name: v.name,
-      paused: v.paused,
-      fires: v.fires,
-      skips: v.skips,
-      misses: v.misses,
+      ...scheduleTallies(v),
       last_job_id: v.last_job_id,
       last_job_state: v.last_job_state,
     })),

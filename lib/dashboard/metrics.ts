@@ -9,7 +9,7 @@ import { jobGet, jobListIds } from "../store/jobs.ts";
 import { type StatsTotals, statsTotals } from "../store/stats.ts";
 import { workerListLive } from "../supervisor.ts";
 import { settle } from "./api.ts";
-import { scheduleViews } from "../store/schedule_views.ts";
+import { scheduleTallies, scheduleViews } from "../store/schedule_views.ts";
 
 /** The content type of the text format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -40,13 +40,7 @@ export async function metricsRead(
     oldest_pending_age_seconds: oldest
       ? Math.max(0, (options.now.getTime() - Date.parse(oldest.job.created_at)) / 1000)
       : null,
-    schedules: (await scheduleViews(kv)).map((v) => ({
-      name: v.name,
-      paused: v.paused,
-      fires: v.fires,
-      skips: v.skips,
-      misses: v.misses,
-    })),
+    schedules: (await scheduleViews(kv)).map(scheduleTallies),
   };
 }
 

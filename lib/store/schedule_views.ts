@@ -5,7 +5,7 @@
  * @module
  */
 import type { Job } from "../job.ts";
-import type { Schedule, ScheduleState } from "../schedule.ts";
+import { emptyState, type Schedule, type ScheduleState } from "../schedule.ts";
 import { jobGetMany } from "./jobs.ts";
 import { jobKey, SCHEDULE_PREFIX, scheduleKey, scheduleNextKey } from "./keys.ts";
 
@@ -21,19 +21,6 @@ export interface ScheduleEntry {
 export interface ScheduleView extends Schedule, ScheduleState {
   /** The state of the latest job fired; null when none (or it was purged). */
   last_job_state: Job["state"] | null;
-}
-
-/** A state for a schedule whose next-fire key is missing (it should not be). */
-export function emptyState(): ScheduleState {
-  return {
-    next_fire_at: null,
-    last_tick_at: null,
-    last_outcome: null,
-    last_job_id: null,
-    fires: 0,
-    skips: 0,
-    misses: 0,
-  };
 }
 
 /** Reads one schedule with its state, or null when there is none by that name. */
@@ -107,4 +94,9 @@ export async function scheduleJobs(
     if (e.value.schedule === name) jobs.push(e.value);
   }
   return jobs.sort((a, b) => b.created_at.localeCompare(a.created_at)).slice(0, limit);
+}
+
+/** A schedule's lifetime counts, as `stats --json` and `/metrics` report them. */
+export function scheduleTallies(v: ScheduleView) {
+  return { name: v.name, paused: v.paused, fires: v.fires, skips: v.skips, misses: v.misses };
 }
