@@ -15,16 +15,24 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 30_000;
 
 /** How long a command waits for a locked store: `$QUEUECTL_BUSY_TIMEOUT_MS`, else 30 s. */
 export function busyTimeoutMs(): number {
-  let raw: string | undefined;
-  try {
-    raw = Deno.env.get(BUSY_TIMEOUT_ENV);
-  } catch {
-    raw = undefined; // no permission to read it: the default applies
-  }
+  return busyTimeoutFrom(busyTimeoutEnv());
+}
+
+/** The wait a raw `$QUEUECTL_BUSY_TIMEOUT_MS` asks for: unset, empty or not a positive number is 30 s. */
+export function busyTimeoutFrom(raw: string | undefined): number {
   const value = raw === undefined || raw.trim() === "" ? NaN : Number(raw);
   if (!(value > 0)) return DEFAULT_BUSY_TIMEOUT_MS;
   // Beyond what a timer can hold (about 24.8 days) is as good as waiting for ever.
   return value <= MAX_TIMER_MS ? value : Infinity;
+}
+
+/** `$QUEUECTL_BUSY_TIMEOUT_MS`, or undefined when unset or not readable (the default applies). */
+function busyTimeoutEnv(): string | undefined {
+  try {
+    return Deno.env.get(BUSY_TIMEOUT_ENV);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reports whether an error is SQLite's busy/locked refusal. */

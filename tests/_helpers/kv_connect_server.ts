@@ -53,6 +53,13 @@ export interface KvServer {
 }
 
 /**
+ * The token of every test server in this test run. Deno's client reads it from the process
+ * environment, which `deno test --parallel` shares between the files it runs at once: with a
+ * token per server, one file's `Deno.env.set` could land between another's set and open.
+ */
+export const TEST_TOKEN = "queuectl-test-token";
+
+/**
  * Starts a KV Connect server process on `path` (a temp file by default) and returns once
  * it listens. The caller must `stop()` it in `finally`.
  */
@@ -61,7 +68,7 @@ export async function startKvServer(
 ): Promise<KvServer> {
   const ownDir = options.path ? null : await Deno.makeTempDir({ prefix: "queuectl-kvs-" });
   const path = options.path ?? `${ownDir}/kv.sqlite`;
-  const token = options.token ?? `test-${crypto.randomUUID()}`;
+  const token = options.token ?? TEST_TOKEN;
   let proc = await spawnServer(path, token, options.port ?? 0);
   const server: KvServer = {
     url: `http://127.0.0.1:${proc.port}`,
