@@ -24,6 +24,20 @@ export interface ClaimCache {
   settings: Map<string, QueueSettingsEntry>;
 }
 
+/** Queue settings read by claims, shared by a worker's lanes (each claim commit re-checks them). */
+export interface ClaimCacheState {
+  current: ClaimCache | null;
+  maxAgeMs: number;
+  /** When a claim last lost a race (Date.now()). */
+  contendedAt?: number;
+  /**
+   * Jobs this process's lanes have claimed or are claiming, by id, with the versionstamp
+   * they were read at: a sibling lane's older read of such a job is skipped instead of
+   * raced (its commit could only fail). A job back in the ready index has a new one.
+   */
+  taken?: Map<string, TakenMark>;
+}
+
 /** What a claim needs to know. */
 export interface ClaimOptions {
   workerId: string;
@@ -44,17 +58,7 @@ export interface ClaimOptions {
    * Settings read earlier. Safe to reuse: the claim commit checks their versionstamps, so a
    * pause or cap committed since makes the claim fail and the cache is dropped.
    */
-  cache?: {
-    current: ClaimCache | null;
-    maxAgeMs: number;
-    contendedAt?: number;
-    /**
-     * Jobs this process's lanes have claimed or are claiming, by id, with the versionstamp
-     * they were read at: a sibling lane's older read of such a job is skipped instead of
-     * raced (its commit could only fail). A job back in the ready index has a new one.
-     */
-    taken?: Map<string, TakenMark>;
-  };
+  cache?: ClaimCacheState;
   /** Counter changes and statistics of the whole commit, gathered (see ChangeExtras). */
   gather?: { sums?: CounterSums; stats?: StatsGather };
 }
@@ -123,7 +127,8 @@ export async function claimCandidates(
 /**
  * Adds to `op` the claim of `entry` (`pending|failed → processing`) checked against the
  * job's versionstamp, the queue settings and (for a capped queue) its running count as
- * read. Returns the claimed job, or null when this worker cannot claim it.
+ * read, and marks it taken for the sibling lanes (see ClaimCacheState.taken). Returns the
+ * claimed job, or null when this worker cannot claim it or a sibling lane is claiming it.
  */
 export async function addClaim(
   kv: Deno.Kv,
@@ -142,6 +147,7 @@ export async function addClaim(
   const { view, running } = candidates;
   const queue = view.settings.get(entry.job.queue);
   if (!queue) return null; // a queue this worker does not serve
+  if (!takenMark(options, entry)) return null; // before any await: lanes never both mark it
   const all = view.settings.get(ALL_QUEUES)!;
   await addChange(kv, op, entry, next.job, {
     sums: options.gather?.sums,
@@ -184,13 +190,9 @@ export async function jobClaimNext(kv: Deno.Kv, options: ClaimOptions): Promise<
   const candidates = await claimCandidates(kv, options);
   if (!candidates) return { kind: "empty" };
   for (const entry of candidates.entries) {
-    if (!takenMark(options, entry)) continue;
     const op = kv.atomic();
     const job = await addClaim(kv, op, candidates, entry, options);
-    if (!job) {
-      takenRelease(options, entry);
-      continue;
-    }
+    if (!job) continue;
     const result = await op.commit().catch((error) => {
       takenRelease(options, entry);
       throw error;
@@ -222,7 +224,7 @@ export interface TakenMark {
  * (as read: a job read again after it came back is a new entry). Synchronous, so two lanes
  * that read the same heads never go for the same one.
  */
-export function takenMark(options: ClaimOptions, entry: JobEntry): boolean {
+function takenMark(options: ClaimOptions, entry: JobEntry): boolean {
   const taken = options.cache?.taken;
   if (!taken) return true;
   const now = Date.now();

@@ -117,7 +117,7 @@ function readyNow(job: Job): boolean {
  * On a KV Connect store, adds to a commit that makes a job ready the bump of WAKE_KEY that
  * idle workers on every host watch (a sum: concurrent commits never conflict on it).
  */
-function wakeWorkersIn(kv: Deno.Kv, op: Deno.AtomicOperation): void {
+export function wakeWorkersIn(kv: Deno.Kv, op: Deno.AtomicOperation): void {
   if (isKvConnect(kv)) op.sum(WAKE_KEY, ONE);
 }
 

@@ -11,10 +11,9 @@ import {
   queueConfigKey,
   queueCountKey,
   queueKey,
-  WAKE_KEY,
 } from "./keys.ts";
 import { toCount } from "./counts.ts";
-import { isKvConnect } from "./limits.ts";
+import { wakeWorkersIn } from "./jobs.ts";
 
 /** The name whose settings apply to every queue (`queuectl pause` with no queue). */
 export const ALL_QUEUES = "*";
@@ -89,8 +88,8 @@ export async function queueSettingsUpdate(
       .check({ key: queueConfigKey(name), versionstamp: entry.versionstamp })
       .set(queueConfigKey(name), next);
     // A resume or a raised cap may make jobs claimable: on a KV Connect store, idle workers
-    // on every host watch WAKE_KEY (a local store's workers poll within 100 ms).
-    if (isKvConnect(kv)) op.sum(WAKE_KEY, 1n);
+    // on every host watch the wake key (a local store's workers poll within 100 ms).
+    wakeWorkersIn(kv, op);
     const result = await op.commit();
     if (result.ok) return next;
   }

@@ -11,8 +11,6 @@ import {
   type ClaimCandidates,
   claimCandidates,
   type ClaimOptions,
-  takenMark,
-  takenRelease,
 } from "../store/claim.ts";
 import type { JobEntry } from "../store/jobs.ts";
 import type { WorkerContext } from "./context.ts";
@@ -71,10 +69,8 @@ export async function followUpClaim(
   if (!candidates) return null;
   for (const entry of candidates.entries) {
     if (entry.job.id === options.finishing.id) continue;
-    if (!takenMark(options.claim, entry)) continue;
     const job = await addClaim(ctx.kv, op, candidates, entry, options.claim);
     if (job) return { job, before: entry.job, entry, candidates, options: options.claim };
-    takenRelease(options.claim, entry);
   }
   return null;
 }

@@ -6,7 +6,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Paths } from "../paths.ts";
-import type { ClaimCache, TakenMark } from "../store/claim.ts";
+import type { ClaimCacheState } from "../store/claim.ts";
 import { configLoad } from "../store/config.ts";
 import type { LaneStats } from "../store/stats.ts";
 import type { ControlState } from "./control.ts";
@@ -61,16 +61,6 @@ export interface ConfigCache {
   at: number;
 }
 
-/** Queue settings read by claims, shared by the lanes (each claim commit re-checks them). */
-export interface ClaimCacheState {
-  current: ClaimCache | null;
-  maxAgeMs: number;
-  /** When a claim last lost a race (Date.now()). */
-  contendedAt: number;
-  /** The jobs the lanes have claimed or are claiming, as read (see ClaimOptions.cache). */
-  taken: Map<string, TakenMark>;
-}
-
 /** Store errors in a row across the lanes, and the one that made the worker give up. */
 export interface ErrorState {
   inARow: number;
@@ -99,7 +89,8 @@ export interface WorkerContext {
   /** Stops the worker (reporting it once). */
   stop: (force: boolean, source: StopSource) => void;
   config: ConfigCache;
-  claims: ClaimCacheState;
+  /** The lanes' shared claim cache, every part of it kept. */
+  claims: Required<ClaimCacheState>;
   control: ControlState;
   wakeups: Wakeups;
   /**
