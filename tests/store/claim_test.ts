@@ -114,17 +114,20 @@ Deno.test("lanes sharing a taken set never race: two claims at once on one handl
       const cache = { current: null, maxAgeMs: 60_000, contendedAt: 0, taken };
       const claimOnce = () =>
         jobClaimNext(kv, { workerId: "w", leaseSeconds: 30, now: new Date(), cache });
-      return await Promise.all([claimOnce(), claimOnce()]);
+      return { results: await Promise.all([claimOnce(), claimOnce()]), cache };
     };
     const shared = await lanes(new Map());
     assert.deepEqual(
-      shared.map((r) => r.kind === "claimed" ? r.entry.job.id : r.kind).sort(),
+      shared.results.map((r) => r.kind === "claimed" ? r.entry.job.id : r.kind).sort(),
       ["a", "b"],
       "each lane skips the job its sibling is claiming, oldest first",
     );
+    // A lane that lost a race on a would also end with b: no claim commit may have failed.
+    assert.equal(shared.cache.contendedAt, 0, "no claim commit failed");
     // The same two claims without a shared set both go for the oldest (c): one loses.
     const apart = await lanes();
-    assert.deepEqual(apart.map((r) => r.kind).sort(), ["claimed", "contended"]);
+    assert.deepEqual(apart.results.map((r) => r.kind).sort(), ["claimed", "contended"]);
+    assert.ok(apart.cache.contendedAt > 0, "the lost claim is recorded");
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
