@@ -127,7 +127,6 @@ Deno.test("lanes sharing a taken set never race: two claims at once on one handl
     // The same two claims without a shared set both go for the oldest (c): one loses.
     const apart = await lanes();
     assert.deepEqual(apart.results.map((r) => r.kind).sort(), ["claimed", "contended"]);
-    assert.ok(apart.cache.contendedAt > 0, "the lost claim is recorded");
     await assertConsistent(kv);
   } finally {
     await t.cleanup();
